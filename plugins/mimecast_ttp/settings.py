@@ -1,0 +1,75 @@
+"""Operator settings, from environment variables, checked once.
+
+Every setting has a default that works on a laptop; a wrong value raises
+:class:`SettingsError` naming the variable, so a deployment fails at start rather than mid-run.
+The README lists them all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from mimecast_ttp.paths import include_dir
+
+PREFIX = "MIMECAST_TTP_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the package cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    staging_url: str
+    threat_mappings: Path
+    mimecast_conn_id: str
+    alerts_conn_id: str
+    schedule: str
+    overlap: timedelta
+    staging_retention: timedelta
+    max_rate_limit_wait: timedelta
+    max_pages: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str) -> str:
+            return (env.get(PREFIX + name) or default).strip()
+
+        airflow_home = Path(env.get("AIRFLOW_HOME") or Path.home() / "airflow")
+        data_dir = Path(get("DATA_DIR", str(airflow_home / "data" / "mimecast_ttp"))).expanduser()
+        schedule = get("SCHEDULE", "0 * * * *")
+        if len(schedule.split()) != 5:
+            raise SettingsError(f"{PREFIX}SCHEDULE={schedule!r} is not a five-field cron expression")
+        return cls(
+            data_dir=data_dir,
+            staging_url=get("STAGING_URL", (data_dir / "staging").as_uri()),
+            threat_mappings=Path(get("THREAT_MAPPINGS", str(include_dir() / "threat_mappings.json"))),
+            mimecast_conn_id=get("CONN_ID", "mimecast_default"),
+            alerts_conn_id=get("ALERTS_CONN_ID", "mimecast_alerts_db"),
+            schedule=schedule,
+            overlap=_minutes(get, "OVERLAP_MINUTES", "5"),
+            staging_retention=timedelta(days=_number(get, "STAGING_RETENTION_DAYS", "7")),
+            max_rate_limit_wait=timedelta(seconds=_number(get, "MAX_RATE_LIMIT_WAIT_SECONDS", "900")),
+            max_pages=int(_number(get, "MAX_PAGES", "10000", integer=True)),
+        )
+
+
+def _number(get, name: str, default: str, *, integer: bool = False) -> float:
+    value = get(name, default)
+    pattern = r"\d+" if integer else r"\d+(\.\d+)?"
+    if not re.fullmatch(pattern, value):
+        kind = "a whole number" if integer else "a number"
+        raise SettingsError(f"{PREFIX}{name}={value!r} is not {kind} >= 0")
+    return float(value)
+
+
+def _minutes(get, name: str, default: str) -> timedelta:
+    return timedelta(minutes=_number(get, name, default))

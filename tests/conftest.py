@@ -1,0 +1,84 @@
+"""Test-wide setup: a private AIRFLOW_HOME set before anything imports Airflow.
+
+Airflow reads its configuration at import, so the environment is set here, at conftest import,
+which pytest does before it collects any test module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures" / "mimecast"  # copied verbatim from shared/fixtures
+_HOME = Path(tempfile.mkdtemp(prefix="mimecast-ttp-tests-"))
+
+os.environ.update(
+    AIRFLOW_HOME=str(_HOME),
+    AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+    AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
+    AIRFLOW__CORE__LOAD_EXAMPLES="False",
+    AIRFLOW__CORE__UNIT_TEST_MODE="True",
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{_HOME / 'airflow.db'}",
+    AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+    MIMECAST_TTP_DATA_DIR=str(_HOME / "data"),
+)
+
+pytest_plugins = ["tests.simulator_fixtures"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Airflow deprecations are errors: the package must use Airflow 3 idioms only.
+    for category in (
+        "airflow.exceptions.RemovedInAirflow4Warning",
+        "airflow.exceptions.AirflowProviderDeprecationWarning",
+    ):
+        config.addinivalue_line("filterwarnings", f"error::{category}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def airflow_db(airflow_home: Path) -> Path:
+    """A migrated Airflow metadata database (SQLite) for the session."""
+    subprocess.run([str(REPO / ".venv" / "bin" / "airflow"), "db", "migrate"], check=True,
+                   capture_output=True, env=os.environ.copy())
+    return airflow_home / "airflow.db"
+
+
+def _postgres_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The machine's PostgreSQL (database ``test``). Outside CI a missing server skips; in CI it fails."""
+    if not _postgres_reachable():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL at 127.0.0.1:5432 is required in CI and does not answer")
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not running")
+    return "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """The real Mimecast response samples (provenance in SOURCES.md beside them)."""
+    assert FIXTURES.is_dir(), f"missing real samples at {FIXTURES}"
+    return FIXTURES
