@@ -24,10 +24,10 @@ os.environ.update(
     AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
     AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
     AIRFLOW__CORE__LOAD_EXAMPLES="False",
-    AIRFLOW__CORE__UNIT_TEST_MODE="True",
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{_HOME / 'airflow.db'}",
     AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
     MIMECAST_TTP_DATA_DIR=str(_HOME / "data"),
+    MIMECAST_TTP_TASK_RETRIES="0",  # dag.test() would otherwise sit out real retry delays
 )
 
 pytest_plugins = ["tests.simulator_fixtures"]

@@ -35,6 +35,7 @@ class Settings:
     staging_retention: timedelta
     max_rate_limit_wait: timedelta
     max_pages: int
+    task_retries: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +60,7 @@ class Settings:
             staging_retention=timedelta(days=_number(get, "STAGING_RETENTION_DAYS", "7")),
             max_rate_limit_wait=timedelta(seconds=_number(get, "MAX_RATE_LIMIT_WAIT_SECONDS", "900")),
             max_pages=int(_number(get, "MAX_PAGES", "10000", integer=True)),
+            task_retries=int(_number(get, "TASK_RETRIES", "4", integer=True)),
         )
 
 

@@ -1,0 +1,214 @@
+"""
+### Mimecast TTP alerts
+
+Pulls Mimecast **Targeted Threat Protection** logs for one time window, checks their format,
+drops what Mimecast already judged clean or safe, turns every other record into an alert mapped
+to a **MITRE ATT&CK** threat, and loads the alerts into the alert store.
+
+```
+resolve_window ─> endpoint[attachment]    : extract ─> validate ─> filter ─> map ─> load ─┐
+               ─> endpoint[impersonation] : extract ─> validate ─> filter ─> map ─> load ─┼─> remove_expired_staging
+               ─> endpoint[url]           : extract ─> validate ─> filter ─> map ─> load ─┘
+```
+
+* **Window**: the params `start`/`end` if given, else the run's data interval (hourly by default),
+  else the last complete interval before the run (manual runs). The request starts
+  `MIMECAST_TTP_OVERLAP_MINUTES` earlier for late events; alert identity absorbs the overlap.
+* **extract** pages one endpoint through the `mimecast_default` connection (API 2.0 or 1.0) in
+  the `mimecast_api` pool and stages every raw page unchanged. An endpoint the tenant is not
+  licensed for (HTTP 403) is recorded as `not_licensed`; the others still load.
+* **validate** quarantines malformed records with a reason; **filter** drops `clean`/`safe`
+  verdicts; **map** assigns the alert type and threat from `include/threat_mappings.json`.
+* **load** upserts alerts on `alert_id` and replaces the window's quarantine and statistics in one
+  transaction (table `mimecast_alerts`, `mimecast_quarantine`, `mimecast_run_stats`), then emits
+  an event on the `mimecast_alerts` asset carrying the window's statistics.
+
+Backfill: `airflow backfill create --dag-id mimecast_ttp_alerts --from-date ... --to-date ...`.
+Settings: the README's *Configuration* section.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import (
+    Asset,
+    CronDataIntervalTimetable,
+    ExceptionRetryPolicy,
+    Param,
+    RetryAction,
+    RetryRule,
+    dag,
+    get_current_context,
+    task,
+    task_group,
+)
+
+from mimecast_ttp.endpoints import ENDPOINT_KEYS
+from mimecast_ttp.failures import notify_failure
+from mimecast_ttp.settings import Settings
+
+SETTINGS = Settings.from_env()
+ALERTS_ASSET = Asset(name="mimecast_alerts", uri="mimecast-ttp://alerts/mimecast_alerts")
+
+# Errors no retry can fix fail at once; everything else (429 beyond the wait budget, 5xx, timeouts)
+# goes through the task's bounded, exponentially backed-off retries.
+NO_RETRY = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(exception=f"mimecast_ttp.hooks.mimecast.{name}", action=RetryAction.FAIL, reason=reason)
+        for name, reason in (
+            ("MimecastKeysExpired", "API 1.0 keys expired: issue new keys"),
+            ("MimecastAuthError", "credentials refused"),
+            ("MimecastConfigurationError", "connection misconfigured"),
+        )
+    ]
+)
+
+
+def _name_mapped_instance(endpoint: str) -> None:
+    """Let ``map_index_template`` show the endpoint instead of 0, 1, 2 in the UI."""
+    get_current_context()["endpoint"] = endpoint
+
+
+@task
+def resolve_window(params: dict | None = None, dag_run=None, data_interval_start=None, data_interval_end=None):
+    """Decide the run's window once; every endpoint extracts the same one."""
+    from mimecast_ttp.windows import resolve_window as resolve
+
+    window = resolve(
+        schedule=SETTINGS.schedule,
+        overlap=timedelta(minutes=params["overlap_minutes"]) if params.get("overlap_minutes") is not None
+        else SETTINGS.overlap,
+        param_start=params.get("start"),
+        param_end=params.get("end"),
+        data_interval_start=data_interval_start,
+        data_interval_end=data_interval_end,
+        run_after=getattr(dag_run, "run_after", None),
+    )
+    print(f"window [{window.start.isoformat()}, {window.end.isoformat()}) from {window.source}; "
+          f"requesting from {window.request_start.isoformat()}")
+    return window.as_xcom()
+
+
+@task(
+    multiple_outputs=False,
+    pool="mimecast_api",
+    execution_timeout=timedelta(minutes=45),
+    retry_policy=NO_RETRY,
+    map_index_template="{{ endpoint }}",
+)
+def extract(endpoint: str, window: dict, params: dict | None = None) -> dict:
+    """Page the endpoint for the window and stage every raw page unchanged."""
+    from mimecast_ttp.extract import extract_window
+    from mimecast_ttp.hooks.mimecast import MimecastEndpointNotLicensed, MimecastHook
+    from mimecast_ttp.pipeline import extracted_report, not_licensed_report
+    from mimecast_ttp.windows import Window
+
+    _name_mapped_instance(endpoint)
+    started_at = datetime.now(UTC)
+    resolved = Window.from_xcom(window)
+    hook = MimecastHook(mimecast_conn_id=params["mimecast_conn_id"], page_size=params.get("page_size"))
+    try:
+        manifest = extract_window(hook, endpoint, resolved.start, resolved.end, SETTINGS.staging_url,
+                                  request_start=resolved.request_start)
+    except MimecastEndpointNotLicensed as err:
+        print(f"WARNING endpoint {endpoint} is not licensed for this tenant (HTTP 403): {err}")
+        return not_licensed_report(endpoint, resolved, started_at, str(err))
+    return extracted_report(manifest, resolved, started_at)
+
+
+@task(multiple_outputs=False, map_index_template="{{ endpoint }}")
+def validate(report: dict) -> dict:
+    """Quarantine malformed records, with a machine-readable reason each."""
+    from mimecast_ttp.pipeline import validate_step
+
+    _name_mapped_instance(report["endpoint"])
+    return validate_step(report)
+
+
+@task(task_id="filter", multiple_outputs=False, map_index_template="{{ endpoint }}")
+def filter_clean(report: dict) -> dict:
+    """Drop records Mimecast marked clean or safe; keep (and count) every other verdict."""
+    from mimecast_ttp.pipeline import filter_step
+
+    _name_mapped_instance(report["endpoint"])
+    return filter_step(report)
+
+
+@task(task_id="map", multiple_outputs=False, map_index_template="{{ endpoint }}")
+def map_alerts(report: dict) -> dict:
+    """Give each kept record its alert type, MITRE threat and stable ``alert_id``."""
+    from mimecast_ttp.pipeline import map_step
+
+    _name_mapped_instance(report["endpoint"])
+    return map_step(report, str(SETTINGS.threat_mappings))
+
+
+@task(multiple_outputs=False, outlets=[ALERTS_ASSET], map_index_template="{{ endpoint }}")
+def load(report: dict, run_id: str | None = None, outlet_events=None) -> dict:
+    """Upsert the window's alerts and replace its quarantine and statistics, in one transaction."""
+    from mimecast_ttp.pipeline import load_step
+    from mimecast_ttp.store import AlertStore
+
+    _name_mapped_instance(report["endpoint"])
+    store = AlertStore.from_airflow(SETTINGS.alerts_conn_id, default_sqlite_path=SETTINGS.data_dir / "alerts.db")
+    stats = load_step(report, store, run_id)
+    outlet_events[ALERTS_ASSET].extra = {"endpoint": report["endpoint"], **_json_safe(stats)}
+    print(f"loaded {report['endpoint']} into {store.location}: {stats}")
+    return _json_safe(stats)
+
+
+@task_group
+def endpoint_pipeline(endpoint: str, window: dict):
+    """One endpoint's window, extract to load; the three endpoints run side by side."""
+    return load(map_alerts(filter_clean(validate(extract(endpoint=endpoint, window=window)))))
+
+
+@task(trigger_rule="all_done")
+def remove_expired_staging() -> list[str]:
+    """Delete staged windows older than ``MIMECAST_TTP_STAGING_RETENTION_DAYS``."""
+    from mimecast_ttp.pipeline import remove_expired_staging as remove
+
+    return remove(SETTINGS.staging_url, SETTINGS.staging_retention)
+
+
+def _json_safe(stats: dict) -> dict:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in stats.items()}
+
+
+@dag(
+    dag_id="mimecast_ttp_alerts",
+    schedule=CronDataIntervalTimetable(SETTINGS.schedule, timezone="UTC"),
+    start_date=datetime(2024, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=4,
+    doc_md=__doc__,
+    tags=["mimecast", "security", "alerts"],
+    on_failure_callback=notify_failure,
+    default_args={
+        "owner": "security-data",
+        "retries": SETTINGS.task_retries,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=20),
+        "execution_timeout": timedelta(minutes=30),
+        "on_failure_callback": notify_failure,
+    },
+    params={
+        "start": Param(None, type=["null", "string"], format="date-time",
+                       description="Window start (ISO 8601, UTC if no offset). Give with `end`."),
+        "end": Param(None, type=["null", "string"], format="date-time",
+                     description="Window end, exclusive. Give with `start`."),
+        "mimecast_conn_id": Param(SETTINGS.mimecast_conn_id, type="string", description="Mimecast connection id."),
+        "page_size": Param(None, type=["null", "integer"], minimum=1, maximum=1000,
+                           description="Records per page; default: the connection's `page_size`, else 500."),
+        "overlap_minutes": Param(None, type=["null", "number"], minimum=0,
+                                 description="Minutes requested before the window for late events."),
+    },
+)
+def mimecast_ttp_alerts():
+    pipelines = endpoint_pipeline.partial(window=resolve_window()).expand(endpoint=list(ENDPOINT_KEYS))
+    pipelines >> remove_expired_staging()
+
+
+mimecast_ttp_alerts()
