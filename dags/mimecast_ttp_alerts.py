@@ -34,10 +34,7 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import (
     Asset,
     CronDataIntervalTimetable,
-    ExceptionRetryPolicy,
     Param,
-    RetryAction,
-    RetryRule,
     dag,
     get_current_context,
     task,
@@ -51,18 +48,9 @@ from mimecast_ttp.settings import Settings
 SETTINGS = Settings.from_env()
 ALERTS_ASSET = Asset(name="mimecast_alerts", uri="mimecast-ttp://alerts/mimecast_alerts")
 
-# Errors no retry can fix fail at once; everything else (429 beyond the wait budget, 5xx, timeouts)
-# goes through the task's bounded, exponentially backed-off retries.
-NO_RETRY = ExceptionRetryPolicy(
-    rules=[
-        RetryRule(exception=f"mimecast_ttp.hooks.mimecast.{name}", action=RetryAction.FAIL, reason=reason)
-        for name, reason in (
-            ("MimecastKeysExpired", "API 1.0 keys expired: issue new keys"),
-            ("MimecastAuthError", "credentials refused"),
-            ("MimecastConfigurationError", "connection misconfigured"),
-        )
-    ]
-)
+# Errors no retry can fix (expired keys, refused credentials, a misconfigured connection) are
+# AirflowFailException subclasses in the hook and fail at once; everything else (429 beyond the wait
+# budget, 5xx, timeouts) goes through the task's bounded, exponentially backed-off retries.
 
 
 def _name_mapped_instance(endpoint: str) -> None:
@@ -94,7 +82,6 @@ def resolve_window(params: dict | None = None, dag_run=None, data_interval_start
     multiple_outputs=False,
     pool="mimecast_api",
     execution_timeout=timedelta(minutes=45),
-    retry_policy=NO_RETRY,
     map_index_template="{{ endpoint }}",
 )
 def extract(endpoint: str, window: dict, params: dict | None = None) -> dict:
