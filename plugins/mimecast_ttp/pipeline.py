@@ -102,7 +102,7 @@ def validate_step(report: dict) -> dict:
     if report["status"] != "extracted":
         return report
     from mimecast_ttp.extract import read_staged_pages
-    from mimecast_ttp.rules import validate_records
+    from mimecast_ttp.rules import utc_timestamp, validate_records
 
     endpoint = get_endpoint(report["endpoint"])
     window = Window.from_xcom(report["window"])
@@ -123,8 +123,9 @@ def validate_step(report: dict) -> dict:
                 valid_out.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
             for item in result.quarantined:
                 quarantine_out.write(json.dumps(item, separators=(",", ":"), ensure_ascii=False) + "\n")
-            if result.newest_event_time and (newest is None or result.newest_event_time > newest):
-                newest = result.newest_event_time
+            if result.valid:  # valid records have a readable time; the stored form sorts in time order
+                page_newest = max(utc_timestamp(record[endpoint.time_field]) for record in result.valid)
+                newest = page_newest if newest is None else max(newest, page_newest)
     report["validate"] = {
         **counts,
         "quarantined_by_reason": by_reason,
