@@ -1,0 +1,63 @@
+"""What a simulator instance serves: data volume, limits, credentials and API quirks.
+
+One dataclass, so a test or the command line states a scenario in one place. The server reads
+it on every request, so a test may flip a quirk (``server.config.omit_pagination = True``)
+while the server runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mimecast_ttp.endpoints import ENDPOINT_KEYS
+from mimecast_ttp.simulator import credentials
+
+EMPTY_DATA_SHAPES = ("list", "object")
+
+
+@dataclass
+class SimulatorConfig:
+    """A simulator scenario. Data depends only on ``seed``, ``volume`` and ``malformed_share``."""
+
+    seed: int = 1
+    volume: int = 60  # records per endpoint per hour
+    malformed_share: float = 0.02  # share of records that break the format rules
+    rate_limit: int = 120  # calls per minute, one bucket for all endpoints and auth; 0 = off
+    page_size_default: int = 100  # when a request names no pageSize
+    page_size_max: int = 1000  # larger requests are served this many
+    client_id: str = credentials.DEMO_CLIENT_ID
+    client_secret: str = credentials.DEMO_CLIENT_SECRET
+    access_key: str = credentials.DEMO_ACCESS_KEY
+    secret_key: str = credentials.DEMO_SECRET_KEY
+    app_id: str = credentials.DEMO_APP_ID
+    app_key: str = credentials.DEMO_APP_KEY
+    token_ttl: int = 1799  # seconds, the `expires_in` of a 2.0 token
+    reset_as_epoch: bool = False  # X-RateLimit-Reset as an epoch in ms instead of ms-from-now
+    to_inclusive: bool = True  # a record exactly at `to` is served (the pessimistic reading)
+    # quirks seen in real responses
+    empty_last_page_with_next: bool = False  # the last page has a `next` leading to an empty page
+    empty_data_shape: str = "list"  # empty page as "data": [] ("list") or [{"clickLogs": []}] ("object")
+    omit_pagination: bool = False  # no meta.pagination at all (one page, everything in it)
+    keys_expired: bool = False  # API 1.0 calls answer 418 err_xdk_binding_expired
+    unlicensed: set[str] = field(default_factory=set)  # endpoint keys answering 403
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.volume < 0:
+            problems.append(f"volume={self.volume} must be >= 0")
+        if not 0.0 <= self.malformed_share <= 1.0:
+            problems.append(f"malformed_share={self.malformed_share} must be between 0 and 1")
+        if self.rate_limit < 0:
+            problems.append(f"rate_limit={self.rate_limit} must be >= 0 (0 turns it off)")
+        if not 1 <= self.page_size_default <= self.page_size_max:
+            problems.append(f"page_size_default={self.page_size_default} must be in 1..page_size_max")
+        if self.token_ttl < 1:
+            problems.append(f"token_ttl={self.token_ttl} must be >= 1 second")
+        if self.empty_data_shape not in EMPTY_DATA_SHAPES:
+            problems.append(f"empty_data_shape={self.empty_data_shape!r} must be one of {EMPTY_DATA_SHAPES}")
+        self.unlicensed = set(self.unlicensed)
+        unknown = self.unlicensed - set(ENDPOINT_KEYS)
+        if unknown:
+            problems.append(f"unlicensed names unknown endpoint(s) {sorted(unknown)}")
+        if problems:
+            raise ValueError("invalid simulator config: " + "; ".join(problems))

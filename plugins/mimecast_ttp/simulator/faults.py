@@ -1,0 +1,147 @@
+"""Switchable failures, so tests and soaks can prove the client survives a flaky API.
+
+Faults apply to get-logs calls only (after the rate limit and authentication, before the call
+runs). Each kind can be armed two ways:
+
+* one-shot: the next ``count`` matching calls fail (``error_burst``, ``slow``, ``non_json``,
+  ``fail_entry``), queued in the order armed;
+* periodic: every ``n``-th matching call fails (``error_every``, ``slow_every``,
+  ``non_json_every``, ``fail_entry_every``), for soaks.
+
+Every method takes an optional ``endpoint`` (``attachment``, ``impersonation``, ``url``) to aim
+at one endpoint only. ``expire_tokens()`` makes every API 2.0 token issued so far answer 401
+``token_expired``; ``reset()`` disarms everything. The object is thread-safe: tests change it
+while the server runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from mimecast_ttp.endpoints import ENDPOINT_KEYS
+
+ERROR_STATUSES = (500, 502, 503, 504, 509)
+
+
+@dataclass
+class Fault:
+    """One armed failure. ``kind``: ``error``, ``slow``, ``non_json`` or ``fail_entry``."""
+
+    kind: str
+    endpoint: str | None = None
+    status: int = 503
+    seconds: float = 0.0
+    retryable: bool = True
+    remaining: int = 0  # one-shot: calls left to fail
+    every: int = 0  # periodic: fail every n-th matching call
+    seen: int = field(default=0, repr=False)
+
+    def describe(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "seen"}
+
+
+class Faults:
+    """The failures armed on one server (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._one_shot: list[Fault] = []
+        self._periodic: list[Fault] = []
+        self.tokens_expired_before: float | None = None  # tokens issued before this are expired
+
+    # one-shot
+    def error_burst(self, status: int = 503, count: int = 1, endpoint: str | None = None) -> Faults:
+        """The next ``count`` calls answer ``status`` (500, 502, 503, 504, 509) with an error envelope."""
+        return self._arm(Fault("error", endpoint, status=_status(status), remaining=_positive(count)))
+
+    def slow(self, seconds: float = 2.0, count: int = 1, endpoint: str | None = None) -> Faults:
+        """The next ``count`` calls wait ``seconds`` before answering normally (client timeouts)."""
+        return self._arm(Fault("slow", endpoint, seconds=_seconds(seconds), remaining=_positive(count)))
+
+    def non_json(self, count: int = 1, endpoint: str | None = None) -> Faults:
+        """The next ``count`` calls answer 200 with an HTML body, as a broken gateway does."""
+        return self._arm(Fault("non_json", endpoint, remaining=_positive(count)))
+
+    def fail_entry(self, retryable: bool = True, count: int = 1, endpoint: str | None = None) -> Faults:
+        """The next ``count`` calls answer 200 with no records and a ``fail`` entry."""
+        return self._arm(Fault("fail_entry", endpoint, retryable=retryable, remaining=_positive(count)))
+
+    # periodic
+    def error_every(self, n: int, status: int = 503, endpoint: str | None = None) -> Faults:
+        return self._arm(Fault("error", endpoint, status=_status(status), every=_positive(n)))
+
+    def slow_every(self, n: int, seconds: float = 2.0, endpoint: str | None = None) -> Faults:
+        return self._arm(Fault("slow", endpoint, seconds=_seconds(seconds), every=_positive(n)))
+
+    def non_json_every(self, n: int, endpoint: str | None = None) -> Faults:
+        return self._arm(Fault("non_json", endpoint, every=_positive(n)))
+
+    def fail_entry_every(self, n: int, retryable: bool = True, endpoint: str | None = None) -> Faults:
+        return self._arm(Fault("fail_entry", endpoint, retryable=retryable, every=_positive(n)))
+
+    def expire_tokens(self, now: float | None = None) -> Faults:
+        """Every API 2.0 token issued until now answers 401 ``token_expired`` from now on."""
+        with self._lock:
+            self.tokens_expired_before = time.time() if now is None else now
+        return self
+
+    def reset(self) -> Faults:
+        """Disarm every fault (tokens already expired stay expired)."""
+        with self._lock:
+            self._one_shot.clear()
+            self._periodic.clear()
+        return self
+
+    @property
+    def armed(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [f.describe() for f in self._one_shot + self._periodic]
+
+    def draw(self, endpoint: str) -> list[Fault]:
+        """The faults that hit this call (a slow one may combine with one failure), consuming them."""
+        hits: list[Fault] = []
+        with self._lock:
+            for fault in self._one_shot:
+                if fault.endpoint in (None, endpoint) and fault.remaining > 0:
+                    if fault.kind == "slow" and any(h.kind == "slow" for h in hits):
+                        continue
+                    if fault.kind != "slow" and any(h.kind != "slow" for h in hits):
+                        continue
+                    fault.remaining -= 1
+                    hits.append(fault)
+            self._one_shot = [f for f in self._one_shot if f.remaining > 0]
+            for fault in self._periodic:
+                if fault.endpoint in (None, endpoint):
+                    fault.seen += 1
+                    if fault.seen % fault.every == 0 and not any(
+                            (h.kind == "slow") == (fault.kind == "slow") for h in hits):
+                        hits.append(fault)
+        return hits
+
+    def _arm(self, fault: Fault) -> Faults:
+        if fault.endpoint is not None and fault.endpoint not in ENDPOINT_KEYS:
+            raise ValueError(f"unknown endpoint {fault.endpoint!r}; expected one of {', '.join(ENDPOINT_KEYS)}")
+        with self._lock:
+            (self._periodic if fault.every else self._one_shot).append(fault)
+        return self
+
+
+def _positive(n: int) -> int:
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"a fault count or period must be a positive integer, not {n!r}")
+    return n
+
+
+def _status(status: int) -> int:
+    if status not in ERROR_STATUSES:
+        raise ValueError(f"error status {status} must be one of {ERROR_STATUSES}")
+    return status
+
+
+def _seconds(seconds: float) -> float:
+    if seconds < 0:
+        raise ValueError(f"slow seconds must be >= 0, not {seconds}")
+    return float(seconds)
