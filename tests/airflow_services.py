@@ -1,0 +1,389 @@
+"""Real Airflow 3.3 services, started natively for tests that need the scheduler.
+
+``dag.test()`` runs tasks in-process and skips what production does: parsing by the dag-processor,
+scheduling, pools, the task SDK talking to the execution API, backfills. This harness starts the
+same processes a deployment runs (``airflow api-server``, ``scheduler``, ``dag-processor``,
+optionally ``triggerer``) from the project's ``.venv`` with one shared configuration, waits until
+they report healthy, and stops every process it started, also when a test fails.
+
+Usage::
+
+    with AirflowServices(tmp_path / "airflow", "sqlite:///...", env={...}) as services:
+        services.airflow("pools", "set", "mimecast_api", "2", "Mimecast API")
+        services.wait_for_dag("mimecast_ttp_alerts")
+        services.api("PATCH", "/dags/mimecast_ttp_alerts", {"is_paused": False})
+        run = services.trigger("mimecast_ttp_alerts", conf={...})
+        runs = services.wait_for_runs("mimecast_ttp_alerts", count=1)
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+from cryptography.fernet import Fernet
+
+REPO = Path(__file__).resolve().parents[1]
+AIRFLOW_BIN = REPO / ".venv" / "bin" / "airflow"
+TERMINAL_RUN_STATES = frozenset({"success", "failed"})
+ADMIN_USER = "admin"
+
+# Inherited variables that would silently change the services' configuration (the test process's
+# own AIRFLOW_HOME, unit-test mode, connections) are dropped; callers pass what they mean in ``env``.
+_INHERITED_PREFIXES_DROPPED = ("AIRFLOW_", "MIMECAST_TTP_")
+
+
+class AirflowServicesError(RuntimeError):
+    """The services did not start, or a CLI call failed; the message carries the log tails."""
+
+
+class AirflowAPIError(RuntimeError):
+    """A REST API call answered with an error status."""
+
+    def __init__(self, method: str, url: str, status_code: int, body: str) -> None:
+        super().__init__(f"{method} {url} -> {status_code}: {body[:2000]}")
+        self.status_code = status_code
+        self.body = body
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AirflowServices:
+    """API server, scheduler and dag-processor (and optionally triggerer) as real subprocesses.
+
+    ``home`` becomes AIRFLOW_HOME (service logs in ``home/service-logs``, task logs in
+    ``home/logs``); ``sql_alchemy_conn`` is the metadata database, migrated by :meth:`start`.
+    ``env`` is applied last, so it can override any setting chosen here. ``dags_folder``
+    defaults to the repo's ``dags/``; ``triggerer=True`` also starts ``airflow triggerer``.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        sql_alchemy_conn: str,
+        env: Mapping[str, str] | None = None,
+        *,
+        dags_folder: Path | None = None,
+        triggerer: bool = False,
+        migrate: bool = True,
+        startup_timeout: float = 180.0,
+    ) -> None:
+        self.home = Path(home)
+        self.sql_alchemy_conn = sql_alchemy_conn
+        self.dags_folder = Path(dags_folder) if dags_folder else REPO / "dags"
+        self.with_triggerer = triggerer
+        self.migrate = migrate
+        self.startup_timeout = startup_timeout
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.service_logs = self.home / "service-logs"
+        self.admin_password = secrets.token_urlsafe(16)
+        self.passwords_file = self.home / "simple_auth_manager_passwords.json"
+        self.env = self._environment(env or {})
+        self._processes: dict[str, subprocess.Popen] = {}
+        self._log_files: list[Any] = []
+        self._token: str | None = None
+        self._http = requests.Session()
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def _environment(self, overrides: Mapping[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES_DROPPED)}
+        env["PATH"] = f"{AIRFLOW_BIN.parent}{os.pathsep}{env.get('PATH', '')}"
+        env.update(
+            AIRFLOW_HOME=str(self.home),
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=self.sql_alchemy_conn,
+            AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+            AIRFLOW__CORE__DAGS_FOLDER=str(self.dags_folder),
+            AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{self.base_url}/execution/",
+            # One set of secrets shared by every process, as containers must share them.
+            AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_urlsafe(32),
+            AIRFLOW__API__SECRET_KEY=secrets.token_urlsafe(32),
+            AIRFLOW__CORE__FERNET_KEY=Fernet.generate_key().decode(),
+            AIRFLOW__API__HOST="127.0.0.1",
+            AIRFLOW__API__PORT=str(self.port),
+            AIRFLOW__API__BASE_URL=self.base_url,
+            AIRFLOW__API__WORKERS="1",
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{ADMIN_USER}:admin",
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(self.passwords_file),
+            # Several harnesses may run at once on one machine: no fixed ports.
+            AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+            AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
+            AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK="False",
+            # Parse soon and cheaply: the DAG must show up in seconds, on two shared cores.
+            AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="3",
+            AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL="10",
+            AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="1",
+            AIRFLOW__CORE__PARALLELISM="4",
+            AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+            MIMECAST_TTP_DATA_DIR=str(self.home / "data"),
+        )
+        env.update({k: str(v) for k, v in overrides.items()})
+        return env
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> AirflowServices:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> AirflowServices:
+        """Migrate the metadata database (unless ``migrate=False``: the caller did), start the
+        services, return once they are healthy."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.service_logs.mkdir(parents=True, exist_ok=True)
+        self.passwords_file.write_text(json.dumps({ADMIN_USER: self.admin_password}) + "\n")
+        if self.migrate:
+            self.airflow("db", "migrate", timeout=300)
+        atexit.register(self.stop)  # a test run that ends without teardown still leaves nothing behind
+        self._spawn("api-server", "api-server", "--port", str(self.port), "--host", "127.0.0.1",
+                    "--workers", "1")
+        self._spawn("scheduler", "scheduler")
+        self._spawn("dag-processor", "dag-processor")
+        if self.with_triggerer:
+            self._spawn("triggerer", "triggerer")
+        self._wait_healthy()
+        return self
+
+    def _spawn(self, name: str, *args: str) -> None:
+        log = open(self.service_logs / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._log_files.append(log)
+        self._processes[name] = subprocess.Popen(
+            [str(AIRFLOW_BIN), *args], env=self.env, cwd=self.home, stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+    def _wait_healthy(self) -> None:
+        wanted = ["scheduler", "dag_processor"] + (["triggerer"] if self.with_triggerer else [])
+        deadline = time.monotonic() + self.startup_timeout
+        last: object = "no answer"
+        while time.monotonic() < deadline:
+            self._raise_if_exited()
+            try:
+                health = self._http.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).json()
+                last = health
+                if health["metadatabase"]["status"] == "healthy" and all(
+                    (health.get(part) or {}).get("status") == "healthy" for part in wanted
+                ):
+                    return
+            except (requests.RequestException, ValueError, KeyError) as error:
+                last = error
+            time.sleep(1)
+        raise AirflowServicesError(
+            f"Airflow services not healthy after {self.startup_timeout:.0f}s (last: {last})\n"
+            + self.logs_tail()
+        )
+
+    def _raise_if_exited(self) -> None:
+        for name, process in self._processes.items():
+            if process.poll() is not None:
+                raise AirflowServicesError(
+                    f"airflow {name} exited with code {process.returncode}\n" + self.logs_tail()
+                )
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Terminate every process started (whole process groups and any descendant), idempotent."""
+        tree: list[psutil.Process] = []
+        for process in self._processes.values():
+            try:
+                root = psutil.Process(process.pid)
+                tree += [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                pass
+        for process in self._processes.values():
+            _signal_group(process.pid, signal.SIGTERM)
+        _, alive = psutil.wait_procs(tree, timeout=timeout)
+        for process in self._processes.values() if alive else ():
+            _signal_group(process.pid, signal.SIGKILL)
+        for leftover in alive:
+            try:
+                leftover.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(alive, timeout=5)
+        for process in self._processes.values():
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        self._processes.clear()
+        atexit.unregister(self.stop)
+        for log in self._log_files:
+            log.close()
+        self._log_files.clear()
+        self._http.close()
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """The service processes' ids (the roots of their process groups)."""
+        return {name: process.pid for name, process in self._processes.items()}
+
+    # -- command line --------------------------------------------------------------------------
+
+    def airflow(self, *args: str, check: bool = True, timeout: float = 180.0) -> subprocess.CompletedProcess:
+        """Run ``airflow <args>`` with the services' environment; raise with its output if it fails."""
+        result = subprocess.run(
+            [str(AIRFLOW_BIN), *args], env=self.env, cwd=self.home, capture_output=True, text=True,
+            timeout=timeout, stdin=subprocess.DEVNULL,
+        )
+        if check and result.returncode != 0:
+            raise AirflowServicesError(
+                f"airflow {' '.join(args)} exited with code {result.returncode}\n"
+                f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
+            )
+        return result
+
+    # -- REST API v2 ---------------------------------------------------------------------------
+
+    def token(self, refresh: bool = False) -> str:
+        """A JWT from the simple auth manager (``POST /auth/token``), cached unless ``refresh``."""
+        if self._token is None or refresh:
+            response = self._http.post(
+                f"{self.base_url}/auth/token",
+                json={"username": ADMIN_USER, "password": self.admin_password}, timeout=30,
+            )
+            if response.status_code != 201:
+                raise AirflowAPIError("POST", "/auth/token", response.status_code, response.text)
+            self._token = response.json()["access_token"]
+        return self._token
+
+    def api(self, method: str, path: str, json: Any = None, *, params: Mapping[str, Any] | None = None) -> Any:
+        """Call the REST API v2 (``path`` relative to ``/api/v2``) as admin; the decoded JSON body.
+
+        Raises :class:`AirflowAPIError` (with ``status_code``) on any status >= 400.
+        """
+        url = path if path.startswith("/api/") else "/api/v2/" + path.lstrip("/")
+        response = self._http.request(
+            method, self.base_url + url, json=json, params=params, timeout=60,
+            headers={"Authorization": f"Bearer {self.token()}"},
+        )
+        if response.status_code >= 400:
+            raise AirflowAPIError(method, url, response.status_code, response.text)
+        return response.json() if response.content else None
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 90.0) -> dict:
+        """Wait until the dag-processor has serialized ``dag_id``; fail at once on an import error."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._raise_if_exited()
+            try:
+                return self.api("GET", f"/dags/{dag_id}/details")
+            except AirflowAPIError as error:
+                if error.status_code != 404:
+                    raise
+            errors = self.api("GET", "/importErrors")["import_errors"]
+            if errors:
+                details = "\n".join(f"{e['filename']}:\n{e['stack_trace']}" for e in errors)
+                raise AirflowServicesError(f"DAG import errors while waiting for {dag_id}:\n{details}")
+            time.sleep(1)
+        raise AirflowServicesError(f"DAG {dag_id} not parsed after {timeout:.0f}s\n" + self.logs_tail())
+
+    def unpause(self, dag_id: str) -> dict:
+        return self.api("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+
+    def trigger(self, dag_id: str, *, conf: Mapping[str, Any] | None = None,
+                logical_date: str | None = None) -> dict:
+        """Trigger a manual run (no logical date unless given); the new dag run."""
+        return self.api("POST", f"/dags/{dag_id}/dagRuns",
+                        {"logical_date": logical_date, "conf": dict(conf or {})})
+
+    def dag_runs(self, dag_id: str) -> list[dict]:
+        body = self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "run_after"})
+        return body["dag_runs"]
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        body = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+        return body["task_instances"]
+
+    def wait_for_runs(
+        self,
+        dag_id: str,
+        count: int | None = None,
+        *,
+        until: Callable[[list[dict]], bool] | None = None,
+        timeout: float = 120.0,
+    ) -> list[dict]:
+        """Wait for the DAG's runs; return them (API dicts: ``dag_run_id``, ``state``, ...).
+
+        With ``count``: until at least ``count`` runs exist and all are finished (success or
+        failed). With ``until``: until ``until(runs)`` is true. On timeout the error names every
+        run's state and its unfinished task instances.
+        """
+        if count is None and until is None:
+            raise ValueError("give count, until, or both")
+
+        def done(runs: list[dict]) -> bool:
+            if count is not None and (
+                len(runs) < count or any(r["state"] not in TERMINAL_RUN_STATES for r in runs)
+            ):
+                return False
+            return until(runs) if until is not None else True
+
+        deadline = time.monotonic() + timeout
+        runs: list[dict] = []
+        while time.monotonic() < deadline:
+            self._raise_if_exited()
+            runs = self.dag_runs(dag_id)
+            if done(runs):
+                return runs
+            time.sleep(1)
+        detail = [
+            f"{r['dag_run_id']}: {r['state']} "
+            + str({ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else ""): ti["state"]
+                   for ti in self.task_instances(dag_id, r["dag_run_id"])})
+            for r in runs
+        ]
+        raise AirflowServicesError(
+            f"runs of {dag_id} not done after {timeout:.0f}s:\n" + "\n".join(detail) + "\n" + self.logs_tail()
+        )
+
+    # -- diagnostics ---------------------------------------------------------------------------
+
+    def logs_tail(self, lines: int = 40, task_logs: int = 3) -> str:
+        """The last lines of each service log and of the newest task logs, for a failure message."""
+        parts = []
+        for path in sorted(self.service_logs.glob("*.log")):
+            parts.append(f"==> {path.name} <==\n{_tail(path, lines)}")
+        task_log_files = sorted((self.home / "logs").rglob("*.log"), key=lambda p: p.stat().st_mtime)
+        for path in task_log_files[-task_logs:]:
+            parts.append(f"==> task log {path.relative_to(self.home)} <==\n{_tail(path, lines)}")
+        return "\n".join(parts)
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as error:
+        return f"(unreadable: {error})"
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)  # each service leads its own session, hence its own group
+    except (ProcessLookupError, PermissionError):
+        pass
