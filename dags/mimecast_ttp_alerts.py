@@ -6,9 +6,10 @@ drops what Mimecast already judged clean or safe, turns every other record into 
 to a **MITRE ATT&CK** threat, and loads the alerts into the alert store.
 
 ```
-resolve_window ─> endpoint[attachment]    : extract ─> validate ─> filter ─> map ─> load ─┐
-               ─> endpoint[impersonation] : extract ─> validate ─> filter ─> map ─> load ─┼─> remove_expired_staging
-               ─> endpoint[url]           : extract ─> validate ─> filter ─> map ─> load ─┘
+resolve_window ─┬─> endpoint[attachment]    : extract ─> validate ─> filter ─> map ─> load
+               ├─> endpoint[impersonation] : extract ─> validate ─> filter ─> map ─> load
+               └─> endpoint[url]           : extract ─> validate ─> filter ─> map ─> load
+remove_expired_staging   (beside the pipeline: deletes staged windows past their retention)
 ```
 
 * **Window**: the params `start`/`end` if given, else the run's data interval (hourly by default),
@@ -151,7 +152,7 @@ def endpoint_pipeline(endpoint: str, window: dict):
     return load(map_alerts(filter_clean(validate(extract(endpoint=endpoint, window=window)))))
 
 
-@task(trigger_rule="all_done")
+@task
 def remove_expired_staging() -> list[str]:
     """Delete staged windows older than ``MIMECAST_TTP_STAGING_RETENTION_DAYS``."""
     from mimecast_ttp.pipeline import remove_expired_staging as remove
@@ -194,8 +195,10 @@ def _json_safe(stats: dict) -> dict:
     },
 )
 def mimecast_ttp_alerts():
-    pipelines = endpoint_pipeline.partial(window=resolve_window()).expand(endpoint=list(ENDPOINT_KEYS))
-    pipelines >> remove_expired_staging()
+    # Housekeeping runs beside the pipeline, not after it: the loads stay the run's leaves, so a
+    # failed load fails the run, and cleanup does not depend on this window succeeding.
+    remove_expired_staging()
+    endpoint_pipeline.partial(window=resolve_window()).expand(endpoint=list(ENDPOINT_KEYS))
 
 
 mimecast_ttp_alerts()

@@ -12,8 +12,9 @@ import pytest
 from mimecast_ttp.endpoints import ENDPOINT_KEYS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def dag(airflow_db):
+    """The DAG, parsed afresh per test: ``dag.test(run_conf=...)`` leaves the conf in the object's params."""
     from airflow.dag_processing.dagbag import DagBag
 
     from tests.conftest import REPO
