@@ -23,12 +23,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mimecast_ttp.endpoints import Endpoint, get_endpoint
+from mimecast_ttp.rules.timestamps import utc_timestamp
 
 if TYPE_CHECKING:
     from mimecast_ttp.hooks.mimecast import MimecastHook
 
 PAGE_NAME = re.compile(r"^page-(\d{6,})\.json$")
-TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 PARTIAL_SUFFIX = ".partial"
 
 
@@ -142,19 +142,10 @@ def read_staged_pages(staging_dir: str) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def record_time(endpoint: Endpoint, record: Any) -> datetime | None:
-    """The record's event time in UTC, or None when it is missing or unreadable."""
-    if not isinstance(record, dict):
-        return None
-    value = record.get(endpoint.time_field)
-    if not isinstance(value, str) or not TIMESTAMP.match(value):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:  # no offset: not a valid Mimecast timestamp (validation quarantines it)
-        return None
-    return moment.astimezone(UTC)
+    """The record's event time in UTC, or None when it is missing or unreadable (the rules' reading)."""
+    value = record.get(endpoint.time_field) if isinstance(record, dict) else None
+    stamp = utc_timestamp(value) if isinstance(value, str) else None
+    return datetime.fromisoformat(stamp) if stamp else None
 
 
 def _utc(moment: datetime, name: str) -> datetime:

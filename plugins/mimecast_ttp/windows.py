@@ -49,11 +49,6 @@ class Window:
             source=value["source"],
         )
 
-    @property
-    def label(self) -> str:
-        """A short, path-safe name of the window, e.g. ``20261126T000000Z_20261126T010000Z``."""
-        return f"{self.start:%Y%m%dT%H%M%SZ}_{self.end:%Y%m%dT%H%M%SZ}"
-
 
 def resolve_window(
     *,
