@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mimecast_ttp.endpoints import Endpoint, get_endpoint
+from mimecast_ttp.json_lines import loads
 from mimecast_ttp.rules.timestamps import utc_timestamp
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ def read_staged_pages(staging_dir: str) -> Iterator[tuple[str, dict[str, Any]]]:
     for name in names:
         raw = (folder / name).read_bytes()
         try:
-            body = json.loads(raw)
+            body = loads(raw)
         except ValueError as err:
             raise ValueError(f"staged page {staging_dir.rstrip('/')}/{name} is not JSON: {err}") from None
         yield name, body

@@ -17,7 +17,6 @@ step untouched and is recorded as such by :func:`load_step`.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -26,6 +25,7 @@ from itertools import islice
 from typing import Any
 
 from mimecast_ttp.endpoints import get_endpoint
+from mimecast_ttp.json_lines import dumps_line, loads
 from mimecast_ttp.windows import Window
 
 CHUNK_RECORDS = 5_000
@@ -42,18 +42,17 @@ def _write_jsonl(path, rows: Iterable[Any]) -> int:
     count = 0
     with path.open("w") as out:
         for row in rows:
-            out.write(json.dumps(row, separators=(",", ":"), ensure_ascii=False))
-            out.write("\n")
+            out.write(dumps_line(row))
             count += 1
     return count
 
 
 def read_jsonl(url: str) -> Iterator[Any]:
     """Rows of a staged JSON-lines file, one at a time."""
-    with _staging_path(url).open("r") as lines:
+    with _staging_path(url).open("rb") as lines:
         for line in lines:
             if line.strip():
-                yield json.loads(line)
+                yield loads(line)
 
 
 def _chunks(rows: Iterable[Any], size: int = CHUNK_RECORDS) -> Iterator[list[Any]]:
@@ -119,10 +118,8 @@ def validate_step(report: dict) -> dict:
             counts["quarantined"] += len(result.quarantined)
             counts["outside_window"] += result.outside_window
             _merge(by_reason, result.quarantined_by_reason)
-            for record in result.valid:
-                valid_out.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
-            for item in result.quarantined:
-                quarantine_out.write(json.dumps(item, separators=(",", ":"), ensure_ascii=False) + "\n")
+            valid_out.writelines(map(dumps_line, result.valid))
+            quarantine_out.writelines(map(dumps_line, result.quarantined))
             if result.valid:  # valid records have a readable time; the stored form sorts in time order
                 page_newest = max(utc_timestamp(record[endpoint.time_field]) for record in result.valid)
                 newest = page_newest if newest is None else max(newest, page_newest)

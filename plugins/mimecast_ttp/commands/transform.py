@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mimecast_ttp.endpoints import ENDPOINT_KEYS, Endpoint, get_endpoint
+from mimecast_ttp.json_lines import loads
 
 CHUNK_RECORDS = 5_000
 PROG = "mimecast-ttp transform"
@@ -130,10 +131,10 @@ def _items(name: str, stream: Iterable[str]) -> Iterator[tuple[str, Any]]:
     if not "".join(head).strip():
         raise InputError(f"{name} is empty; expected a response body, a JSON array of records or JSON lines")
     try:
-        first = json.loads(head[-1])
+        first = loads(head[-1])
     except ValueError:
         try:
-            document = json.loads("".join(head) + "".join(lines))
+            document = loads("".join(head) + "".join(lines))
         except UnicodeDecodeError as err:
             raise InputError(f"{name} is not UTF-8 text: {err}") from err
         except ValueError as err:
@@ -147,7 +148,7 @@ def _items(name: str, stream: Iterable[str]) -> Iterator[tuple[str, Any]]:
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
+                item = loads(line)
             except ValueError as err:
                 raise InputError(f"{name} line {number} is not JSON: {err}") from err
             yield f"{name} line {number}", item
