@@ -49,10 +49,6 @@ from mimecast_ttp.settings import Settings
 SETTINGS = Settings.from_env()
 ALERTS_ASSET = Asset(name="mimecast_alerts", uri="mimecast-ttp://alerts/mimecast_alerts")
 
-# Errors no retry can fix (expired keys, refused credentials, a misconfigured connection) are
-# AirflowFailException subclasses in the hook and fail at once; everything else (429 beyond the wait
-# budget, 5xx, timeouts) goes through the task's bounded, exponentially backed-off retries.
-
 
 def _name_mapped_instance(endpoint: str) -> None:
     """Let ``map_index_template`` show the endpoint instead of 0, 1, 2 in the UI."""
@@ -86,7 +82,11 @@ def resolve_window(params: dict | None = None, dag_run=None, data_interval_start
     map_index_template="{{ endpoint }}",
 )
 def extract(endpoint: str, window: dict, params: dict | None = None) -> dict:
-    """Page the endpoint for the window and stage every raw page unchanged."""
+    """Page the endpoint for the window and stage every raw page unchanged.
+
+    Errors no retry can fix (expired keys, refused credentials, a misconfigured connection) fail at
+    once; the rest (429s beyond the wait budget, 5xx, timeouts) go through the task's retries.
+    """
     from mimecast_ttp.extract import extract_window
     from mimecast_ttp.hooks.mimecast import MimecastEndpointNotLicensed, MimecastHook
     from mimecast_ttp.pipeline import extracted_report, not_licensed_report
