@@ -57,9 +57,14 @@ def _name_mapped_instance(endpoint: str) -> None:
 
 @task
 def resolve_window(params: dict | None = None, dag_run=None, data_interval_start=None, data_interval_end=None):
-    """Decide the run's window once; every endpoint extracts the same one."""
+    """Decide the run's window once; every endpoint extracts the same one.
+
+    The threat table is checked here too, so a broken table fails the run before any API call.
+    """
+    from mimecast_ttp.rules import load_threat_table
     from mimecast_ttp.windows import resolve_window as resolve
 
+    load_threat_table(SETTINGS.threat_mappings)
     window = resolve(
         schedule=SETTINGS.schedule,
         overlap=timedelta(minutes=params["overlap_minutes"]) if params.get("overlap_minutes") is not None

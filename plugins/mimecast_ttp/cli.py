@@ -20,7 +20,9 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mimecast-ttp", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="mimecast-ttp", description="Mimecast TTP logs to MITRE-mapped alerts: simulator, rules, extraction, statistics."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         sub.add_parser(name, help=help_text, description=help_text, add_help=False)

@@ -59,17 +59,17 @@ class Settings:
             overlap=_minutes(get, "OVERLAP_MINUTES", "5"),
             staging_retention=timedelta(days=_number(get, "STAGING_RETENTION_DAYS", "7")),
             max_rate_limit_wait=timedelta(seconds=_number(get, "MAX_RATE_LIMIT_WAIT_SECONDS", "900")),
-            max_pages=int(_number(get, "MAX_PAGES", "10000", integer=True)),
+            max_pages=int(_number(get, "MAX_PAGES", "10000", integer=True, minimum=1)),
             task_retries=int(_number(get, "TASK_RETRIES", "4", integer=True)),
         )
 
 
-def _number(get, name: str, default: str, *, integer: bool = False) -> float:
+def _number(get, name: str, default: str, *, integer: bool = False, minimum: int = 0) -> float:
     value = get(name, default)
     pattern = r"\d+" if integer else r"\d+(\.\d+)?"
-    if not re.fullmatch(pattern, value):
+    if not re.fullmatch(pattern, value) or float(value) < minimum:
         kind = "a whole number" if integer else "a number"
-        raise SettingsError(f"{PREFIX}{name}={value!r} is not {kind} >= 0")
+        raise SettingsError(f"{PREFIX}{name}={value!r} is not {kind} >= {minimum}")
     return float(value)
 
 
