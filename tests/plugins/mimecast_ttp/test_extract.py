@@ -7,9 +7,7 @@ multisets of canonical JSON: nothing lost, nothing twice, whatever the API did o
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -26,15 +24,13 @@ from mimecast_ttp.hooks.mimecast import (
 )
 from mimecast_ttp.simulator import ground_truth
 from mimecast_ttp.simulator.credentials import (
-    DEMO_APP_KEY,
-    DEMO_CLIENT_SECRET,
-    DEMO_SECRET_KEY,
     demo_connection,
 )
+from tests.plugins.mimecast_ttp.leak_check import assert_no_secret, canonical, staged_bytes
 
 END = datetime(2026, 11, 26, 12, tzinfo=UTC)
 START = END - timedelta(hours=1)
-SECRETS = (DEMO_CLIENT_SECRET, DEMO_SECRET_KEY, DEMO_APP_KEY)
+pytestmark = pytest.mark.usefixtures("no_secret_leaks")  # tests/plugins/mimecast_ttp/conftest.py
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -52,10 +48,6 @@ def new_hook(**kwargs) -> MimecastHook:
     kwargs.setdefault("max_rate_limit_wait", 30)
     kwargs.setdefault("max_pages", 1000)
     return MimecastHook(**kwargs)
-
-
-def canonical(records) -> list[str]:
-    return sorted(json.dumps(r, sort_keys=True) for r in records)
 
 
 def staged_in_window(manifest: dict, start: datetime, end: datetime) -> list:
@@ -77,43 +69,11 @@ def assert_window_complete(manifest: dict, server, start: datetime = START, end:
     assert canonical(staged_in_window(manifest, start, end)) == canonical(truth)
 
 
-def assert_no_secret(*texts: str | bytes, extra: tuple[str, ...] = ()) -> None:
-    for secret in (*SECRETS, *extra):
-        for text in texts:
-            assert (secret.encode() if isinstance(text, bytes) else secret) not in text
-
-
-def staged_bytes(root: Path) -> list[bytes]:
-    return [path.read_bytes() for path in root.rglob("*") if path.is_file()]
-
-
 def exhaust_quota(server) -> None:
     """Spend the simulator's call bucket with cheap refused calls, so the next calls meet 429s."""
     with requests.Session() as session:
         while session.post(f"{server.url}/oauth/token", data={"grant_type": "none"}).status_code != 429:
             pass
-
-
-@pytest.fixture
-def logs(caplog, capfd):
-    """Everything logged or printed so far (Airflow's structlog writes to stdout, or stderr after ``fetch``)."""
-
-    def text() -> str:
-        captured = capfd.readouterr()
-        print(captured.out, end="")  # put it back for the leak check at teardown and for failure reports
-        print(captured.err, end="", file=sys.stderr)
-        return caplog.text + captured.out + captured.err
-
-    return text
-
-
-@pytest.fixture(autouse=True)
-def no_secret_leaks(logs, tmp_path):
-    """After every test: no credential in what was logged or printed, nor in any staged file."""
-    yield
-    assert_no_secret(logs())
-    if tmp_path.exists():
-        assert_no_secret(*staged_bytes(tmp_path))
 
 
 # ------------------------------------------------------------------------------------ scenarios

@@ -16,26 +16,13 @@ from mimecast_ttp.endpoints import get_endpoint
 from mimecast_ttp.extract import read_staged_pages, record_time
 from mimecast_ttp.simulator import ground_truth
 from mimecast_ttp.simulator.credentials import (
-    DEMO_APP_KEY,
-    DEMO_CLIENT_SECRET,
-    DEMO_SECRET_KEY,
     demo_connection,
 )
+from tests.plugins.mimecast_ttp.leak_check import assert_no_secret, canonical
 
 END = datetime(2026, 11, 26, 12, tzinfo=UTC)
 START = END - timedelta(hours=1)
 WINDOW = ["--from", "2026-11-26T11:00:00Z", "--to", "2026-11-26T12:00:00+00:00"]
-SECRETS = (DEMO_CLIENT_SECRET, DEMO_SECRET_KEY, DEMO_APP_KEY)
-
-
-def canonical(records) -> list[str]:
-    return sorted(json.dumps(r, sort_keys=True) for r in records)
-
-
-def assert_no_secret(*texts: str) -> None:
-    for secret in SECRETS:
-        for text in texts:
-            assert secret not in text
 
 
 def connect(monkeypatch, server, api_version: int = 2, conn_id: str = "mimecast_default") -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -29,14 +28,13 @@ from mimecast_ttp.hooks.mimecast import (
 from mimecast_ttp.simulator import ground_truth
 from mimecast_ttp.simulator.credentials import (
     DEMO_APP_KEY,
-    DEMO_CLIENT_SECRET,
-    DEMO_SECRET_KEY,
     demo_connection,
 )
+from tests.plugins.mimecast_ttp.leak_check import assert_no_secret, canonical
 
 END = datetime(2026, 11, 26, 12, tzinfo=UTC)
 START = END - timedelta(hours=1)
-SECRETS = (DEMO_CLIENT_SECRET, DEMO_SECRET_KEY, DEMO_APP_KEY)
+pytestmark = pytest.mark.usefixtures("no_secret_leaks")  # tests/plugins/mimecast_ttp/conftest.py
 
 
 def use_connection(monkeypatch, conn: dict, conn_id: str = "mimecast_default") -> None:
@@ -55,18 +53,8 @@ def read_config():
     return fast_hook().config
 
 
-def canonical(records) -> list[str]:
-    return sorted(json.dumps(r, sort_keys=True) for r in records)
-
-
 def paged_records(hook: MimecastHook, endpoint: str, start=START, end=END) -> list:
     return [record for page in hook.iter_pages(endpoint, start, end) for record in page.records]
-
-
-def assert_no_secret(*texts: str, extra: tuple[str, ...] = ()) -> None:
-    for secret in (*SECRETS, *extra):
-        for text in texts:
-            assert secret not in text
 
 
 def error_text(excinfo: pytest.ExceptionInfo) -> str:
@@ -76,26 +64,6 @@ def error_text(excinfo: pytest.ExceptionInfo) -> str:
         texts += [str(error), repr(error)]
         error = error.__cause__ or error.__context__
     return "\n".join(texts)
-
-
-@pytest.fixture
-def logs(caplog, capfd):
-    """Everything logged or printed so far (Airflow's structlog writes to stdout, or stderr after ``fetch``)."""
-
-    def text() -> str:
-        captured = capfd.readouterr()
-        print(captured.out, end="")  # put it back for the leak check at teardown and for failure reports
-        print(captured.err, end="", file=sys.stderr)
-        return caplog.text + captured.out + captured.err
-
-    return text
-
-
-@pytest.fixture(autouse=True)
-def no_secret_leaks(logs, tmp_path):
-    """After every test: no credential in what was logged or printed, nor in any staged file."""
-    yield
-    assert_no_secret(logs())
 
 
 # ----------------------------------------------------------------------------- pure helpers
