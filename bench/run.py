@@ -1,24 +1,42 @@
 """``make bench``: run the project's benchmarks and write their results under ``bench/results/``.
 
 Each benchmark is a function ``(args, results_dir) -> (summary dict, markdown section)`` in
-:data:`BENCHMARKS`; add one by writing the function and registering it. Results: one JSON file
-per benchmark (written by the benchmark) and ``bench/results/summary.md`` with every section run.
-Benchmarks are not tests: ``make test`` never runs them, and no test asserts a speed.
+:data:`BENCHMARKS`; add one by writing the function and registering it. Every benchmark measures
+its own floor in the same run (the cheapest way to do the same work: parsing JSON alone, a plain
+client reading the same pages) and reports its ratio to it. Results: ``bench/results/<name>.json``
+per benchmark and ``bench/results/summary.md`` with a table of every benchmark run, then each
+section. Benchmarks are not tests: ``make test`` never runs them, and no test asserts a speed.
+
+    .venv/bin/python bench/run.py                      # everything (a few minutes)
+    .venv/bin/python bench/run.py --only extract       # one (repeatable)
+    .venv/bin/python bench/run.py --only transform --records 200000
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-import transform_bench  # noqa: E402  (a sibling module, found through the line above)
+# sibling modules, found through the line above
+import dag_window_bench  # noqa: E402
+import extract_bench  # noqa: E402
+import simulator_throughput  # noqa: E402
+import transform_bench  # noqa: E402
 
 RESULTS_DIR = BENCH_DIR / "results"
+
+
+def _write(results_dir: Path, name: str, summary: dict) -> None:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def bench_transform(args: argparse.Namespace, results_dir: Path) -> tuple[dict, str]:
@@ -26,28 +44,112 @@ def bench_transform(args: argparse.Namespace, results_dir: Path) -> tuple[dict, 
     return summary, transform_bench.markdown(summary)
 
 
+def bench_simulator(args: argparse.Namespace, results_dir: Path) -> tuple[dict, str]:
+    summary = simulator_throughput.run(args.volume, args.page_size)
+    _write(results_dir, "simulator", summary)
+    return summary, simulator_throughput.markdown(summary)
+
+
+def bench_extract(args: argparse.Namespace, results_dir: Path) -> tuple[dict, str]:
+    summary = extract_bench.run(args.volume, args.page_size, repeat=max(args.repeat, 2))
+    _write(results_dir, "extract", summary)
+    return summary, extract_bench.markdown(summary)
+
+
+def bench_dag_window(args: argparse.Namespace, results_dir: Path) -> tuple[dict, str]:
+    summary = dag_window_bench.run(args.volume, args.page_size)
+    _write(results_dir, "dag_window", summary)
+    return summary, dag_window_bench.markdown(summary)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace, Path], tuple[dict, str]]] = {
+    "simulator": bench_simulator,
+    "extract": bench_extract,
     "transform": bench_transform,
+    "dag_window": bench_dag_window,
 }
+
+
+# --- the combined table: one row per benchmark, its number, its floor, the ratio -----------------
+
+def _row_simulator(s: dict) -> list[str]:
+    one, three = s["one_endpoint"], s["three_endpoints_parallel_warm"]
+    return ["simulator", "records/s served, warm (one endpoint; three in parallel)",
+            f"{one['warm_records_per_s']:,}; {three['records_per_s']:,}",
+            "(it is the floor of the others)", "", "wall"]
+
+
+def _row_extract(s: dict) -> list[str]:
+    raw, v2, v1 = s["raw"], s["hook_api2"], s["hook_api1"]
+    return ["extract", f"records/s of one `extract_window` (API 2.0; 1.0), {s['volume_per_endpoint_hour']:,} records",
+            f"{v2['records_per_s_cpu']:,}; {v1['records_per_s_cpu']:,}",
+            f"plain client, same pages: {raw['records_per_s_cpu']:,}",
+            f"{v2['ratio_to_raw_cpu']}; {v1['ratio_to_raw_cpu']}", "client CPU"]
+
+
+def _row_transform(s: dict) -> list[str]:
+    return ["transform", f"records/s of parse + rules, {s['records']:,} records",
+            f"{s['transform']['records_per_second']:,}",
+            f"`json.loads` alone: {s['floor']['records_per_second']:,}", f"{s['ratio_transform_to_floor']}", "CPU"]
+
+
+def _row_dag_window(s: dict) -> list[str]:
+    run, floor = s["dags_test"], s["floor"]
+    return ["dag_window", f"one hourly window end to end, {s['records_fetched']:,} records: seconds, peak RSS",
+            f"{run['seconds']} s ({run['pipeline_task_seconds']} s in the endpoint tasks), {run['peak_rss_tree_mb']} MB",
+            f"plain client, same records: {floor['seconds']} s",
+            f"{s['ratio_to_floor_wall']} (endpoint tasks: {s['ratio_pipeline_tasks_to_floor_wall']})", "wall"]
+
+
+ROWS = {"simulator": _row_simulator, "extract": _row_extract, "transform": _row_transform,
+        "dag_window": _row_dag_window}
+
+
+def summary_table(summaries: dict[str, dict]) -> str:
+    lines = ["| benchmark | measures | result | floor (same run) | ratio to floor | clock |",
+             "|---|---|---:|---|---:|---|"]
+    for name, summary in summaries.items():
+        lines.append("| " + " | ".join(ROWS[name](summary)) + " |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=1_000_000, help="records to generate (default 1,000,000)")
-    parser.add_argument("--repeat", type=int, default=1, help="measure each this many times and keep the best")
     parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append", help="run only these benchmarks")
-    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile pass")
+    parser.add_argument("--records", type=int, default=1_000_000, help="transform: records (default 1,000,000)")
+    parser.add_argument("--repeat", type=int, default=1, help="measure each this many times and keep the best")
+    parser.add_argument("--no-profile", action="store_true", help="transform: skip the cProfile pass")
+    parser.add_argument("--volume", type=int, default=50_000,
+                        help="simulator, extract, dag_window: records per endpoint per hour (default 50,000)")
+    parser.add_argument("--page-size", type=int, default=500, help="records per page (default 500)")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where to write results")
     args = parser.parse_args(argv)
     if args.records < 1:
         parser.error("--records must be at least 1")
+    if args.volume < 1:
+        parser.error("--volume must be at least 1")
+    names = [name for name in BENCHMARKS if name in (args.only or BENCHMARKS)]
+    summaries: dict[str, dict] = {}
     sections = []
-    for name in args.only or BENCHMARKS:
-        print(f"bench: {name} ({args.records:,} records) ...", file=sys.stderr, flush=True)
-        _, section = BENCHMARKS[name](args, args.results)
+    for name in names:
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        summaries[name], section = BENCHMARKS[name](args, args.results)
+        print(f"bench: {name} done in {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
         print(section)
         sections.append(section)
-    (args.results / "summary.md").write_text("# Benchmark results\n\n" + "\n".join(sections))
+    header = [
+        "# Benchmark results",
+        "",
+        f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}: `bench/run.py` ran {', '.join(names)}. Every floor was measured"
+        " in the same run on the same machine (2 cores shared with other work; where CPU time is the clock, it is"
+        " the measuring process's own CPU time).",
+        "",
+        summary_table(summaries),
+        "",
+    ]
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "summary.md").write_text("\n".join(header) + "\n" + "\n".join(sections))
     return 0
 
 

@@ -119,6 +119,7 @@ def extract_window(
         "retries": int(after["retries"] - before["retries"]),
         "token_refreshes": int(after["token_refreshes"] - before["token_refreshes"]),
         "api_version": str(hook.api_version),
+        "staged_at": datetime.now(UTC).isoformat(),  # staging retention counts from here
     }
     (folder / "_manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest

@@ -245,21 +245,27 @@ def load_step(report: dict, store, run_id: str | None) -> dict:
 
 
 def remove_expired_staging(staging_url: str, retention: timedelta, now: datetime | None = None) -> list[str]:
-    """Delete endpoint-window folders whose window ended more than ``retention`` ago."""
+    """Delete endpoint-window folders staged more than ``retention`` ago.
+
+    Age counts from when the window was staged (``staged_at`` in its ``_manifest.json``), not from
+    the window's own dates: a backfill of last month must keep its pages while its steps run. A
+    folder without a manifest is an extraction still in progress, or not ours: it is left alone.
+    """
     now = now or datetime.now(UTC)
     root = _staging_path(staging_url)
-    removed = []
+    removed: list[str] = []
     if not root.exists():
         return removed
     for endpoint_dir in root.iterdir():
         if not endpoint_dir.is_dir():
             continue
         for window_dir in endpoint_dir.iterdir():
+            manifest = window_dir / "_manifest.json"
             try:
-                window_end = datetime.strptime(window_dir.name.split("_")[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-            except (IndexError, ValueError):
-                continue  # not ours: leave it alone
-            if now - window_end > retention:
+                staged_at = datetime.fromisoformat(loads(manifest.read_bytes())["staged_at"])
+            except (FileNotFoundError, NotADirectoryError, KeyError, TypeError, ValueError):
+                continue
+            if now - staged_at > retention:
                 window_dir.rmdir(recursive=True)
                 removed.append(str(window_dir))
     return removed

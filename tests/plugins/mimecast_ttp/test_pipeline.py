@@ -1,4 +1,4 @@
-"""Staging housekeeping: windows past their retention go, recent ones and foreign folders stay.
+"""Staging housekeeping: windows staged longer ago than the retention go; the rest stays.
 
 The steps themselves (validate → filter → map → load over staged files) are exercised end to end
 by tests/dags/test_mimecast_ttp_alerts.py against the simulator.
@@ -6,6 +6,7 @@ by tests/dags/test_mimecast_ttp_alerts.py against the simulator.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from mimecast_ttp.pipeline import remove_expired_staging
@@ -13,18 +14,28 @@ from mimecast_ttp.pipeline import remove_expired_staging
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-def test_only_expired_windows_are_removed(tmp_path):
-    old = tmp_path / "url" / "20261110T000000Z_20261110T010000Z"
-    recent = tmp_path / "url" / "20261126T000000Z_20261126T010000Z"
-    foreign = tmp_path / "attachment" / "notes"
-    for folder in (old, recent, foreign):
-        (folder / "steps").mkdir(parents=True)
-        (folder / "page-000001.json").write_text("{}")
+def stage(root, endpoint: str, window: str, staged_at: datetime | None):
+    folder = root / endpoint / window
+    (folder / "steps").mkdir(parents=True)
+    (folder / "page-000001.json").write_text("{}")
+    if staged_at is not None:
+        (folder / "_manifest.json").write_text(json.dumps({"staged_at": staged_at.isoformat()}))
+    return folder
+
+
+def test_age_counts_from_staging_not_from_the_window(tmp_path):
+    expired = stage(tmp_path, "url", "20261126T000000Z_20261126T010000Z", NOW - timedelta(days=8))
+    # a backfill of an old window, staged an hour ago: its steps may still be running
+    backfilled = stage(tmp_path, "url", "20261001T000000Z_20261001T010000Z", NOW - timedelta(hours=1))
+    in_progress = stage(tmp_path, "attachment", "20261001T000000Z_20261001T010000Z", None)
+    foreign = tmp_path / "attachment" / "notes.txt"
+    foreign.write_text("not a window")
 
     removed = remove_expired_staging(tmp_path.as_uri(), timedelta(days=7), now=NOW)
 
-    assert [path.rsplit("/", 1)[-1] for path in removed] == [old.name]
-    assert not old.exists() and recent.exists() and foreign.exists()
+    assert [path.rsplit("/", 1)[-1] for path in removed] == [expired.name]
+    assert not expired.exists()
+    assert backfilled.exists() and in_progress.exists() and foreign.exists()
 
 
 def test_missing_staging_root_is_nothing_to_do(tmp_path):
