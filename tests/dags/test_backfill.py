@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -36,14 +37,16 @@ IGNORED = {table: VOLATILE | {"alerts_new"} for table in TABLES} | {
 def test_backfill_loads_every_window_once_and_reprocessing_changes_nothing(tmp_path, simulator_factory):
     simulator = simulator_factory(seed=21, volume=12)
     alerts_db = f"sqlite:///{tmp_path / 'alerts.db'}"
+    metadata_db = tmp_path / "airflow.db"
     services = AirflowServices(
         tmp_path / "airflow",
-        f"sqlite:///{tmp_path / 'airflow.db'}",
+        f"sqlite:///{metadata_db}",
+        migrate=False,
         env={
             "AIRFLOW_CONN_MIMECAST_DEFAULT": json.dumps(demo_connection(simulator.url)),
             "AIRFLOW_CONN_MIMECAST_ALERTS_DB": alerts_db,
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # only the backfill's runs, no "latest hour" run
-            # SQLite allows one writer: let the CLI, scheduler and API server wait for the lock, not fail.
+            # SQLite's busy timeout (airflow_local_settings below): wait for the write lock, not fail.
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "airflow_local_settings.connect_args",
             "AIRFLOW__CORE__PARALLELISM": "8",
             "MIMECAST_TTP_TASK_RETRIES": "0",
@@ -52,31 +55,39 @@ def test_backfill_loads_every_window_once_and_reprocessing_changes_nothing(tmp_p
     settings_module = tmp_path / "airflow" / "config" / "airflow_local_settings.py"
     settings_module.parent.mkdir(parents=True)
     settings_module.write_text("connect_args = {'timeout': 120}\n")  # $AIRFLOW_HOME/config is on sys.path
-    with services:
-        services.airflow("pools", "set", "mimecast_api", "2", "Mimecast API quota")
-        services.wait_for_dag(DAG_ID)
-        services.unpause(DAG_ID)  # nothing of a backfill starts while the DAG is paused
+    services.airflow("db", "migrate", timeout=300)
+    with sqlite3.connect(metadata_db) as database:  # WAL persists in the file: readers stop blocking writers
+        database.execute("PRAGMA journal_mode=WAL")
+    services.airflow("dags", "reserialize")  # the backfill command needs the DAG in the database
+    services.airflow("dags", "unpause", DAG_ID)  # nothing of a backfill starts while the DAG is paused
+    services.airflow("pools", "set", "mimecast_api", "2", "Mimecast API quota")
+    backfill = ["backfill", "create", "--dag-id", DAG_ID, "--from-date", FROM.isoformat(),
+                "--to-date", TO.isoformat(), "--max-active-runs", "4"]
 
-        backfill = ["backfill", "create", "--dag-id", DAG_ID, "--from-date", FROM.isoformat(),
-                    "--to-date", TO.isoformat(), "--max-active-runs", "4"]
-        started = time.monotonic()
-        services.airflow(*backfill)
+    # Each backfill is created while no service runs: SQLite has one writer, and a transaction that
+    # read before another process's commit cannot write (SQLITE_BUSY at once, no waiting), which
+    # the scheduler's and dag-processor's steady writes would otherwise make likely. PostgreSQL,
+    # the production metadata database, has no such limit (tests/deploy/test_production_smoke.py).
+    started = time.monotonic()
+    services.airflow(*backfill)
+    with services:
         runs = services.wait_for_runs(DAG_ID, count=HOURS, timeout=60 * HOURS)
         _wait_for_backfills_to_complete(services)
         print(f"backfill of {HOURS} hourly windows: {time.monotonic() - started:.0f}s")
         assert [run["state"] for run in runs] == ["success"] * HOURS, services.logs_tail()
         assert all(run["dag_run_id"].startswith("backfill__") for run in runs)
-        first = {table: dump(alerts_db, table, IGNORED[table]) for table in TABLES}
+    first = {table: dump(alerts_db, table, IGNORED[table]) for table in TABLES}
 
-        started_again, started = datetime.now(UTC).isoformat(), time.monotonic()
-        services.airflow(*backfill, "--reprocess-behavior", "completed")
+    started_again, started = datetime.now(UTC).isoformat(), time.monotonic()
+    services.airflow(*backfill, "--reprocess-behavior", "completed")
+    with services:
         _wait_for_backfills_to_complete(services, timeout=60 * HOURS)
         print(f"reprocessing backfill: {time.monotonic() - started:.0f}s")
         runs = services.dag_runs(DAG_ID)
         assert [run["state"] for run in runs] == ["success"] * HOURS, services.logs_tail()
         assert all(run["end_date"] > run["start_date"] > started_again for run in runs)  # each window re-ran
-        again = {table: dump(alerts_db, table, IGNORED[table]) for table in TABLES}
-        alerts_new_again = [row["alerts_new"] for row in dump(alerts_db, "mimecast_run_stats")]
+    again = {table: dump(alerts_db, table, IGNORED[table]) for table in TABLES}
+    alerts_new_again = [row["alerts_new"] for row in dump(alerts_db, "mimecast_run_stats")]
 
     stats = first["mimecast_run_stats"]
     windows = sorted({(row["window_start"], row["endpoint"]) for row in stats})
