@@ -55,18 +55,13 @@ json.dump({"returncode": code, "cpu_user": usage.ru_utime, "cpu_system": usage.r
 
 
 def _airflow_env(home: Path, url: str) -> dict[str, str]:
+    from mimecast_ttp.demo import local_airflow_env
     from mimecast_ttp.simulator.credentials import demo_connection
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MIMECAST_TTP_"))}
+    env = local_airflow_env(home)
     env.update(
-        AIRFLOW_HOME=str(home / "airflow"),
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
-        AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
         AIRFLOW_CONN_MIMECAST_DEFAULT=json.dumps(demo_connection(url)),
         AIRFLOW_CONN_MIMECAST_ALERTS_DB=f"sqlite:///{home / 'alerts.db'}",
-        MIMECAST_TTP_DATA_DIR=str(home),
         MIMECAST_TTP_TASK_RETRIES="0",
     )
     return env
@@ -216,11 +211,11 @@ def run(volume: int = 50_000, page_size: int = 500, seed: int = 1, window_end: d
                 process.wait()
         wall = time.perf_counter() - started
         usage = json.loads(usage_file.read_text()) if usage_file.exists() else {}
-        state = _dag_run_state(home / "airflow.db")
+        state = _dag_run_state(home / "airflow" / "airflow.db")
         if process.returncode != 0 or usage.get("returncode") != 0 or state != "success":
             tail = "\n".join(log_file.read_text().splitlines()[-40:])
             raise RuntimeError(f"dags test failed (exit {usage.get('returncode')}, run state {state}):\n{tail}")
-        tasks = _task_durations(home / "airflow.db")
+        tasks = _task_durations(home / "airflow" / "airflow.db")
         check = _check_alerts(home / "alerts.db", volume, seed, request_start, end)
         if check["missing"] or check["unexpected"] or check["expected_alerts"] != check["stored_alerts"]:
             raise RuntimeError(f"the run loaded the wrong alerts: {check}")

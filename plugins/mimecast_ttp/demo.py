@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     home = args.dir.resolve()
     shutil.rmtree(home, ignore_errors=True)
     (home / "logs").mkdir(parents=True)
-    env = _airflow_env(home)
+    env = local_airflow_env(home)
 
     config = SimulatorConfig(seed=args.seed, volume=args.volume)
     with SimulatorServer(config) as simulator:
@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def _airflow_env(home: Path) -> dict[str, str]:
+def local_airflow_env(home: Path) -> dict[str, str]:
+    """Environment for Airflow commands on a throwaway home: SQLite metadata database in
+    ``home/airflow/airflow.db``, this repository's DAG and plugins, data under ``home``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(
         AIRFLOW_HOME=str(home / "airflow"),
