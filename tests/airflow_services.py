@@ -133,6 +133,9 @@ class AirflowServices:
             AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL="10",
             AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="1",
             AIRFLOW__CORE__PARALLELISM="4",
+            # Two cores run the scheduler, the API server and every task: a task's call to the
+            # execution API may wait its turn, rather than fail the task on the 5 s default.
+            AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="60",
             AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
             MIMECAST_TTP_DATA_DIR=str(self.home / "data"),
         )

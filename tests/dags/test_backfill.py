@@ -48,7 +48,6 @@ def test_backfill_loads_every_window_once_and_reprocessing_changes_nothing(tmp_p
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # only the backfill's runs, no "latest hour" run
             # SQLite's busy timeout (airflow_local_settings below): wait for the write lock, not fail.
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "airflow_local_settings.connect_args",
-            "AIRFLOW__CORE__PARALLELISM": "8",
             "MIMECAST_TTP_TASK_RETRIES": "0",
         },
     )
