@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check -q
 
-.PHONY: test lint demo bench simulate lock clean
+.PHONY: test test-long lint demo bench simulate lock clean
 
 $(VENV): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,16 @@ $(VENV): requirements.lock pyproject.toml
 lint: $(VENV)
 	$(BIN)/ruff check dags plugins tests bench
 
+# Two workers on two cores: the tests that start real Airflow services share one worker
+# (xdist group "airflow-services", tests/conftest.py) while the other takes the rest.
+PYTEST_WORKERS ?= 2
+
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=10
+
+# The long variants only (48-window backfills through the real scheduler).
+test-long: $(VENV)
+	$(BIN)/pytest -m long --durations=10
 
 demo: $(VENV)
 	$(BIN)/python -m mimecast_ttp.demo

@@ -58,10 +58,29 @@ class AirflowAPIError(RuntimeError):
         self.body = body
 
 
+# Ports a test chooses for a service it starts come from its pytest-xdist worker's own block, below
+# the kernel's ephemeral range (32768+, where the simulators' port-0 sockets land), so parallel
+# workers never pick one another's port between choosing it and the service binding it.
+_PORTS_PER_WORKER = 1000
+_FIRST_PORT = 20000
+_next_port = 0
+
+
 def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free loopback port from this worker's block (``gw0``: 20000-20999, ``gw1``: 21000-...)."""
+    global _next_port
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    block = _FIRST_PORT + int(worker.removeprefix("gw") or 0) % 12 * _PORTS_PER_WORKER
+    for _ in range(_PORTS_PER_WORKER):
+        port = block + _next_port
+        _next_port = (_next_port + 1) % _PORTS_PER_WORKER
+        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free port in {block}-{block + _PORTS_PER_WORKER - 1}")
 
 
 class AirflowServices:

@@ -30,7 +30,7 @@ os.environ.update(
     MIMECAST_TTP_TASK_RETRIES="0",  # dag.test() would otherwise sit out real retry delays
 )
 
-pytest_plugins = ["tests.simulator_fixtures"]
+pytest_plugins = ["tests.simulator_fixtures", "tests.clocks"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -40,6 +40,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "airflow.exceptions.AirflowProviderDeprecationWarning",
     ):
         config.addinivalue_line("filterwarnings", f"error::{category}")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the items
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests that start the real Airflow services (each a scheduler, API server and dag-processor)
+    # run one at a time on one xdist worker: two such stacks at once would starve two cores.
+    for item in items:
+        if item.get_closest_marker("scheduler"):
+            item.add_marker(pytest.mark.xdist_group("airflow-services"))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

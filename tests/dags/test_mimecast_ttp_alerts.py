@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from mimecast_ttp.endpoints import ENDPOINT_KEYS
+from tests.clocks import at_every_clock, fixed_clock
 from tests.dags.conftest import expected_alerts
 
 WINDOW_END = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -109,14 +110,19 @@ def test_rerun_and_overlapping_windows_change_nothing(dag, simulator_two_api, mi
     assert len(windows) == 2 * len(ENDPOINT_KEYS)
 
 
-def test_manual_run_without_logical_date_takes_the_last_complete_hour(dag, simulator_two_api, mimecast_connection,
-                                                                       alerts_db):
-    mimecast_connection(simulator_two_api)
-    run_after = WINDOW_END + timedelta(minutes=17)
-    run_dag(dag, logical_date=None, run_after=run_after)
+@at_every_clock
+def test_manual_run_without_logical_date_takes_the_last_complete_hour(dag, simulator_factory, mimecast_connection,
+                                                                       alerts_db, now):
+    # The simulator's "now" is the run's: it holds records up to that instant, as the real API would.
+    simulator = simulator_factory(seed=7, volume=120, clock=fixed_clock(now))
+    mimecast_connection(simulator)
+    run_dag(dag, logical_date=None, run_after=now)
+    end = now.replace(minute=0, second=0, microsecond=0)  # these instants sit within a minute of an hour
     windows = {(row["window_start"], row["window_end"]) for row in dump(alerts_db, "mimecast_run_stats")}
-    assert len(windows) == 1
-    assert_store_matches(alerts_db, expected_alerts(simulator_two_api.config, WINDOW_END - HOUR - OVERLAP, WINDOW_END))
+    assert windows == {(f"{end - HOUR:%Y-%m-%d %H:%M:%S.%f}", f"{end:%Y-%m-%d %H:%M:%S.%f}")}  # SQLite's text form
+    expected = expected_alerts(simulator.config, end - HOUR - OVERLAP, end)
+    assert len(expected) > 50
+    assert_store_matches(alerts_db, expected)
 
 
 def test_unlicensed_endpoint_is_reported_and_the_others_load(dag, simulator_factory, mimecast_connection, alerts_db):

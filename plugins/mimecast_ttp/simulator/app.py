@@ -17,7 +17,6 @@ import hmac
 import json
 import secrets
 import threading
-import time
 from collections import OrderedDict
 from typing import Any
 from urllib.parse import parse_qs
@@ -110,7 +109,7 @@ class SimulatorState:
         self.faults = faults
         self.stats = stats
         self.bucket = TokenBucket(config.rate_limit)
-        self._tokens: dict[str, tuple[float, float]] = {}  # token -> (issued, expires), epoch seconds
+        self._tokens: dict[str, tuple[int, float]] = {}  # token -> (fault generation, expires at)
         self._tokens_lock = threading.Lock()
         self._results: OrderedDict[tuple, list] = OrderedDict()
         self._results_lock = threading.Lock()
@@ -118,21 +117,20 @@ class SimulatorState:
     # --- API 2.0 tokens
     def issue_token(self) -> str:
         token = secrets.token_urlsafe(32)
-        now = time.time()
+        now = self.config.clock()
         with self._tokens_lock:
             if len(self._tokens) > 10_000:  # a long soak: forget tokens that are expired anyway
                 self._tokens = {t: v for t, v in self._tokens.items() if v[1] > now}
-            self._tokens[token] = (now, now + self.config.token_ttl)
+            self._tokens[token] = (self.faults.token_generation, now + self.config.token_ttl)
         return token
 
     def token_problem(self, token: str) -> tuple[str, str] | None:
         with self._tokens_lock:
-            issued_expires = self._tokens.get(token)
-        if issued_expires is None:
+            issued = self._tokens.get(token)
+        if issued is None:
             return "token_invalid", "The access token is not valid"
-        issued, expires = issued_expires
-        cutoff = self.faults.tokens_expired_before
-        if time.time() >= expires or (cutoff is not None and issued <= cutoff):
+        generation, expires = issued
+        if self.config.clock() >= expires or generation < self.faults.token_generation:
             return "token_expired", "The access token has expired"
         return None
 
@@ -241,7 +239,7 @@ def _logs_route(endpoint_key: str):
             return _fail(403, "err_xdk_forbidden",
                          f"This account is not licensed for {get_endpoint(endpoint_key).path}")
         raw = await request.body()
-        now = time.time()
+        now = config.clock()
         try:
             body = json.loads(raw) if raw else {}
             query = parse_logs_request(endpoint_key, body, now=now, page_size_default=config.page_size_default,

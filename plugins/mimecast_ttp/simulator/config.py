@@ -7,6 +7,8 @@ while the server runs.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mimecast_ttp.endpoints import ENDPOINT_KEYS
@@ -40,6 +42,9 @@ class SimulatorConfig:
     omit_pagination: bool = False  # no meta.pagination at all (one page, everything in it)
     keys_expired: bool = False  # API 1.0 calls answer 418 err_xdk_binding_expired
     unlicensed: set[str] = field(default_factory=set)  # endpoint keys answering 403
+    # "Now" in epoch seconds: what is held yet, where an omitted window ends, token lifetimes.
+    # Tests inject a fixed clock so nothing they assert depends on the time of day they run at.
+    clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         problems = []

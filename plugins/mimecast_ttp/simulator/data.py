@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from base64 import urlsafe_b64encode
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
@@ -334,7 +333,7 @@ def held_records(config, endpoint: str, start: float, end: float, *, end_inclusi
     """
     if endpoint not in ENDPOINT_KEYS:
         raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {', '.join(ENDPOINT_KEYS)}")
-    now = time.time() if now is None else now
+    now = config.clock() if now is None else now
     if end > now or (end == now and not end_inclusive):
         end, end_inclusive = now, True
     out: list[Any] = []

@@ -17,7 +17,6 @@ while the server runs.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +49,7 @@ class Faults:
         self._lock = threading.Lock()
         self._one_shot: list[Fault] = []
         self._periodic: list[Fault] = []
-        self.tokens_expired_before: float | None = None  # tokens issued before this are expired
+        self.token_generation = 0  # tokens issued in an earlier generation are expired
 
     # one-shot
     def error_burst(self, status: int = 503, count: int = 1, endpoint: str | None = None) -> Faults:
@@ -82,10 +81,13 @@ class Faults:
     def fail_entry_every(self, n: int, retryable: bool = True, endpoint: str | None = None) -> Faults:
         return self._arm(Fault("fail_entry", endpoint, retryable=retryable, every=_positive(n)))
 
-    def expire_tokens(self, now: float | None = None) -> Faults:
-        """Every API 2.0 token issued until now answers 401 ``token_expired`` from now on."""
+    def expire_tokens(self) -> Faults:
+        """Every API 2.0 token issued until now answers 401 ``token_expired`` from now on.
+
+        A generation count rather than a time, so it holds whatever clock the server runs on.
+        """
         with self._lock:
-            self.tokens_expired_before = time.time() if now is None else now
+            self.token_generation += 1
         return self
 
     def reset(self) -> Faults:

@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from mimecast_ttp.pipeline import remove_expired_staging
+from tests.clocks import at_every_clock
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -23,19 +24,21 @@ def stage(root, endpoint: str, window: str, staged_at: datetime | None):
     return folder
 
 
-def test_age_counts_from_staging_not_from_the_window(tmp_path):
-    expired = stage(tmp_path, "url", "20261126T000000Z_20261126T010000Z", NOW - timedelta(days=8))
+@at_every_clock
+def test_age_counts_from_staging_not_from_the_window(tmp_path, now):
+    expired = stage(tmp_path, "url", "20261126T000000Z_20261126T010000Z", now - timedelta(days=7, seconds=1))
     # a backfill of an old window, staged an hour ago: its steps may still be running
-    backfilled = stage(tmp_path, "url", "20261001T000000Z_20261001T010000Z", NOW - timedelta(hours=1))
+    backfilled = stage(tmp_path, "url", "20261001T000000Z_20261001T010000Z", now - timedelta(hours=1))
+    at_the_limit = stage(tmp_path, "impersonation", "20261126T000000Z_20261126T010000Z", now - timedelta(days=7))
     in_progress = stage(tmp_path, "attachment", "20261001T000000Z_20261001T010000Z", None)
     foreign = tmp_path / "attachment" / "notes.txt"
     foreign.write_text("not a window")
 
-    removed = remove_expired_staging(tmp_path.as_uri(), timedelta(days=7), now=NOW)
+    removed = remove_expired_staging(tmp_path.as_uri(), timedelta(days=7), now=now)
 
     assert [path.rsplit("/", 1)[-1] for path in removed] == [expired.name]
     assert not expired.exists()
-    assert backfilled.exists() and in_progress.exists() and foreign.exists()
+    assert backfilled.exists() and at_the_limit.exists() and in_progress.exists() and foreign.exists()
 
 
 def test_missing_staging_root_is_nothing_to_do(tmp_path):

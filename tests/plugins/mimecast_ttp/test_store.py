@@ -13,6 +13,7 @@ from sqlalchemy import inspect, select, text, update
 from mimecast_ttp import store as store_module
 from mimecast_ttp.rules import ALERT_FIELDS
 from mimecast_ttp.store import AlertStore, AlertStoreError, alerts_table, run_stats_table
+from tests.clocks import at_every_clock
 from tests.plugins.mimecast_ttp.store_samples import (
     LOAD_TIME_COLUMNS,
     W1,
@@ -265,7 +266,9 @@ def test_record_status_replaces_the_window_row_and_keeps_its_alerts(store, url_r
         store.record_status(endpoint="url", window_start=W1[0], window_end=W1[1], status="x", stats={"status": "y"})
 
 
-def test_recent_stats_and_alert_summary(store, fixtures_dir):
+@at_every_clock
+def test_recent_stats_and_alert_summary(store, fixtures_dir, travel, now):
+    travel(now)  # rows are stamped, and "the last N days" counted, on the same moved clock
     batches = {}
     for endpoint in ("attachment", "impersonation", "url"):
         records = sample_records(fixtures_dir, endpoint)
@@ -276,7 +279,7 @@ def test_recent_stats_and_alert_summary(store, fixtures_dir):
         conn.execute(
             update(run_stats_table)
             .where(run_stats_table.c.endpoint == "attachment")
-            .values(loaded_at=datetime.now(UTC) - timedelta(days=3))
+            .values(loaded_at=now - timedelta(days=3))
         )
 
     recent = store.recent_stats(days=1)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from mimecast_ttp.windows import Window, WindowError, resolve_window
+from tests.clocks import CLOCK_INSTANTS, at_every_clock
 
 HOURLY = "0 * * * *"
 OVERLAP = timedelta(minutes=5)
@@ -46,6 +47,33 @@ def test_zero_width_interval_falls_back_to_run_after():
 def test_run_after_takes_the_last_complete_interval(run_after, expected_end):
     window = resolve_window(schedule=HOURLY, overlap=OVERLAP, run_after=run_after)
     assert (window.start, window.end) == (expected_end - timedelta(hours=1), expected_end)
+
+
+# A run without a data interval (manual, asset-triggered) at each of the clock instants: the last
+# complete hour, and the last complete day, before it, written out rather than computed.
+LAST_COMPLETE = dict(zip(CLOCK_INSTANTS, [
+    ((datetime(2026, 11, 24, 23, tzinfo=UTC), datetime(2026, 11, 25, 0, tzinfo=UTC)),
+     (datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC))),
+    ((datetime(2026, 11, 25, 11, tzinfo=UTC), datetime(2026, 11, 25, 12, tzinfo=UTC)),
+     (datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC))),
+    ((datetime(2026, 11, 25, 22, tzinfo=UTC), datetime(2026, 11, 25, 23, tzinfo=UTC)),
+     (datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC))),
+    ((datetime(2026, 11, 30, 22, tzinfo=UTC), datetime(2026, 11, 30, 23, tzinfo=UTC)),
+     (datetime(2026, 11, 29, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC))),
+    ((datetime(2026, 12, 31, 22, tzinfo=UTC), datetime(2026, 12, 31, 23, tzinfo=UTC)),
+     (datetime(2026, 12, 30, tzinfo=UTC), datetime(2026, 12, 31, tzinfo=UTC))),
+    ((datetime(2026, 12, 31, 23, tzinfo=UTC), datetime(2027, 1, 1, 0, tzinfo=UTC)),
+     (datetime(2026, 12, 31, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))),
+], strict=True))
+
+
+@at_every_clock
+def test_a_run_without_a_data_interval_at_any_hour_takes_the_last_complete_interval(now):
+    hourly, daily = LAST_COMPLETE[now]
+    window = resolve_window(schedule=HOURLY, overlap=OVERLAP, run_after=now)
+    assert (window.start, window.end, window.request_start) == (*hourly, hourly[0] - OVERLAP)
+    window = resolve_window(schedule="0 0 * * *", overlap=OVERLAP, run_after=now)
+    assert (window.start, window.end) == daily
 
 
 def test_run_after_in_another_timezone():

@@ -30,6 +30,7 @@ from mimecast_ttp.simulator.credentials import (
     DEMO_APP_KEY,
     demo_connection,
 )
+from tests.clocks import at_every_clock
 from tests.plugins.mimecast_ttp.leak_check import assert_no_secret, canonical
 
 END = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -403,8 +404,11 @@ def hook_endpoint(key: str):
 # ----------------------------------------------------------------------------- test_connection
 
 
+@at_every_clock
 @pytest.mark.parametrize("api_version", [1, 2])
-def test_test_connection_reports_version_host_and_licences(monkeypatch, simulator_factory, api_version):
+def test_test_connection_reports_version_host_and_licences(monkeypatch, simulator_factory, api_version, travel,
+                                                           now):
+    travel(now)  # "the last hour" it asks for, and what the simulator holds, at any hour of any day
     server = simulator_factory(unlicensed={"url"})
     use_connection(monkeypatch, demo_connection(server.url, api_version=api_version))
     ok, message = fast_hook().test_connection()

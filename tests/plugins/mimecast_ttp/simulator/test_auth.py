@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import requests
 
@@ -14,6 +13,7 @@ from mimecast_ttp.simulator.credentials import (
     DEMO_SECRET_KEY,
     hmac_signature,
 )
+from tests.clocks import CLOCK_INSTANTS, ManualClock
 from tests.plugins.mimecast_ttp.simulator.windows import HOUR_START, hour_window
 
 URL_PATH = "/api/ttp/url/get-logs"
@@ -76,10 +76,13 @@ def test_unknown_or_missing_credentials_get_401(simulator):
 
 
 def test_token_expires_after_its_ttl(simulator_factory):
-    server = simulator_factory(token_ttl=1)
+    clock = ManualClock(CLOCK_INSTANTS[0])
+    server = simulator_factory(token_ttl=60, clock=clock)
     token = _token_response(server.url).json()
-    assert token["expires_in"] == 1
-    time.sleep(1.1)
+    assert token["expires_in"] == 60
+    clock.advance(59.9)
+    assert _get_logs(server.url, {"Authorization": f"Bearer {token['access_token']}"}).status_code == 200
+    clock.advance(0.1)
     response = _get_logs(server.url, {"Authorization": f"Bearer {token['access_token']}"})
     assert response.status_code == 401
     assert response.json()["fail"][0]["errors"][0]["code"] == "token_expired"

@@ -26,11 +26,14 @@ def test_three_endpoints_paged_in_parallel(simulator_factory):
 def test_a_slow_call_does_not_hold_up_the_others(simulator):
     client = ReferenceClient(simulator.url)
     client.token()
-    simulator.faults.slow(seconds=2, count=1, endpoint="url")
+    # Long enough that two quick calls finish inside it even on a loaded machine.
+    simulator.faults.slow(seconds=5, count=1, endpoint="url")
     with ThreadPoolExecutor(1) as pool:
         slow = pool.submit(client.post_logs, "url", logs_body(*hour_window()))
-        while not simulator.stats.faults_injected["slow"]:
-            time.sleep(0.01)  # until the slow call has reached the server
+        deadline = time.monotonic() + 30
+        while not simulator.stats.faults_injected["slow"]:  # until the slow call has reached the server
+            assert time.monotonic() < deadline, "the slow call never reached the server"
+            time.sleep(0.01)
         others = [ReferenceClient(simulator.url).post_logs(e, logs_body(*hour_window()))
                   for e in ("attachment", "impersonation")]
         assert not slow.done()  # both answered while the slow one was still waiting

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from mimecast_ttp.endpoints import ENDPOINT_KEYS, get_endpoint
 from mimecast_ttp.simulator import SimulatorConfig, SimulatorServer, ground_truth
 from mimecast_ttp.simulator.client import ReferenceClient, logs_body
+from tests.clocks import at_every_clock, fixed_clock
 from tests.plugins.mimecast_ttp.simulator.windows import HOUR_START
 
 START = HOUR_START + timedelta(minutes=17, seconds=3)  # not on an hour: partial buckets at both ends
@@ -156,22 +158,31 @@ def test_body_that_is_not_json_is_a_400(server):
     assert response.status_code == 400
 
 
-def test_omitted_window_means_start_of_today_until_now(simulator):
-    server = simulator  # 60 an hour: one page holds a whole day
+@at_every_clock
+def test_omitted_window_means_start_of_today_until_now(simulator_factory, now):
+    server = simulator_factory(clock=fixed_clock(now))
     client = ReferenceClient(server.url)
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    before = ground_truth(server.config, "url", today, datetime.now(UTC).replace(microsecond=0))
-    response = client.post_logs("url", {"meta": {"pagination": {"pageSize": 1000}}, "data": [{"oldestFirst": True}]})
-    after = ground_truth(server.config, "url", today, datetime.now(UTC) + SECOND)
-    served = get_endpoint("url").records_of(response.json())
-    assert before == served[:len(before)] and served == after[:len(served)]
+    served, token = [], None
+    while True:  # near midnight a day is more than one page: follow the pages to the end
+        pagination = {"pageSize": 1000, **({"pageToken": token} if token else {})}
+        body = client.post_logs("url", {"meta": {"pagination": pagination}, "data": [{"oldestFirst": True}]}).json()
+        served += get_endpoint("url").records_of(body)
+        token = body["meta"]["pagination"].get("next")
+        if not token:
+            break
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    later = dataclasses.replace(server.config, clock=fixed_clock(now + timedelta(days=1)))  # holds all of today
+    assert served == ground_truth(later, "url", today, now + SECOND)  # `to` (now) is inclusive
+    assert len(served) > 0 or now.hour == 0
 
 
-def test_future_events_are_not_held_yet(server):
-    now = datetime.now(UTC)
-    assert ground_truth(server.config, "url", now + timedelta(minutes=5), now + timedelta(hours=3)) == []
-    body = ReferenceClient(server.url).post_logs("url", logs_body(now + timedelta(minutes=5),
-                                                                  now + timedelta(hours=3))).json()
+@at_every_clock
+def test_future_events_are_not_held_yet(simulator_factory, now):
+    server = simulator_factory(clock=fixed_clock(now))
+    later = dataclasses.replace(server.config, clock=fixed_clock(now + timedelta(days=1)))
+    assert ground_truth(later, "url", now + SECOND, now + timedelta(hours=3)) != []  # there are records to hold back
+    assert ground_truth(server.config, "url", now + SECOND, now + timedelta(hours=3)) == []
+    body = ReferenceClient(server.url).post_logs("url", logs_body(now + SECOND, now + timedelta(hours=3))).json()
     assert body["data"] == [] and body["meta"]["pagination"]["totalCount"] == 0
 
 
