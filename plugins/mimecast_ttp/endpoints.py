@@ -30,16 +30,33 @@ class Endpoint:
     request_filters: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def records_of(self, body: dict[str, Any]) -> list[Any]:
-        """The records array of a response body; ``[]`` for either documented empty shape."""
-        data = body.get("data") or []
-        if not data:
+        """The records of a response body: those of every ``data`` element, in order.
+
+        ``[]`` for either documented empty shape (``"data": []``, ``[{"clickLogs": []}]``). An
+        element that is not an object holding the endpoint's array is a ``ValueError`` naming it:
+        a page is read whole or not at all, never in part.
+        """
+        data = body.get("data")
+        if data is None:
             return []
-        first = data[0]
-        if not isinstance(first, dict):
-            raise ValueError(f"{self.key}: data[0] is {type(first).__name__}, expected an object")
-        records = first.get(self.records_key, [])
-        if not isinstance(records, list):
-            raise ValueError(f"{self.key}: data[0].{self.records_key} is not an array")
+        if not isinstance(data, list):
+            raise ValueError(f"{self.key}: data is {type(data).__name__}, expected an array")
+        if len(data) == 1 and isinstance(data[0], dict):  # the shape of every real page
+            records = data[0].get(self.records_key)
+            if isinstance(records, list):
+                return records
+        records = []
+        for index, element in enumerate(data):
+            if not isinstance(element, dict):
+                raise ValueError(f"{self.key}: data[{index}] is {type(element).__name__}, expected an object")
+            if self.records_key not in element:
+                found = ", ".join(sorted(map(str, element))) or "none"
+                raise ValueError(f"{self.key}: data[{index}] has no {self.records_key!r} (keys: {found})")
+            part = element[self.records_key]
+            if not isinstance(part, list):
+                raise ValueError(f"{self.key}: data[{index}].{self.records_key} is {type(part).__name__}, "
+                                 "expected an array")
+            records.extend(part)
         return records
 
 

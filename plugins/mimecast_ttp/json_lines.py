@@ -4,27 +4,38 @@ Parsing is most of a transform's cost (``make bench``: the whole transform runs 
 ``json`` parse when it parses with ``json``, 1.6× with msgspec's C decoder). msgspec refuses a few
 things the standard ``json`` module accepts (``NaN``, numbers beyond a float, lone surrogates); for
 those the text is read again with ``json``, so what counts as JSON here is exactly what Python's
-``json`` accepts. Writing stays with ``json``: msgspec would silently write ``NaN`` as ``null``,
-and staged records must come out as they went in.
+``json`` accepts, short of nesting deeper than the parser's recursion limit, which is a
+``ValueError`` like any other unreadable text. Writing stays with ``json``, strictly: ``NaN`` is
+refused rather than written (the rules quarantine such records before anything writes them, see
+:mod:`mimecast_ttp.rules.storable`), so every staged line is standard JSON.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import msgspec
 
 _decode = msgspec.json.Decoder().decode
-_encode_line = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_encode_line = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+class TooDeeplyNested(ValueError):
+    """The text nests arrays or objects deeper than the parser's recursion limit."""
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse one JSON document; raises ``ValueError`` (``json.JSONDecodeError``) when it is not JSON."""
+    """Parse one JSON document; raises ``ValueError`` when it is not JSON or nests too deeply."""
     try:
-        return _decode(text)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return json.loads(text)
+        try:
+            return _decode(text)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return json.loads(text)
+    except RecursionError:
+        raise TooDeeplyNested(f"JSON nested deeper than the parser takes (about {sys.getrecursionlimit()} "
+                              "levels)") from None
 
 
 def dumps_line(value: Any) -> str:

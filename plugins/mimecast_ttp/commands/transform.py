@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(err))
     endpoint = get_endpoint(args.endpoint)
     totals: dict[str, Any] = {}
-    dump = json.JSONEncoder(separators=(",", ":")).encode
+    dump = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # standard JSON only
     try:
         with contextlib.ExitStack() as stack:
             source = sys.stdin if args.input == "-" else stack.enter_context(_open_input(args.input))
@@ -156,11 +156,18 @@ def _items(name: str, stream: Iterable[str]) -> Iterator[tuple[str, Any]]:
         raise InputError(f"{name} after line {number} is not UTF-8 text: {err}") from err
 
 
+def is_response_body(item: Any) -> bool:
+    """A get-logs envelope: a ``meta`` object and a ``data`` or ``fail`` array. Anything else is a record,
+    even with a key named ``data`` or ``fail`` (no Mimecast record has a ``meta`` object)."""
+    return isinstance(item, dict) and isinstance(item.get("meta"), dict) and (
+        isinstance(item.get("data"), list) or isinstance(item.get("fail"), list))
+
+
 def _records(endpoint: Endpoint, name: str, items: Iterable[tuple[str, Any]]) -> Iterator[Any]:
     for where, item in items:
         if isinstance(item, list):
             yield from item
-        elif isinstance(item, dict) and ("data" in item or "fail" in item):
+        elif is_response_body(item):
             yield from records_of_body(endpoint, where, item)
         else:
             yield item  # a record (or something the format check will quarantine)
@@ -171,20 +178,11 @@ def records_of_body(endpoint: Endpoint, where: str, body: dict) -> list[Any]:
     fail = body.get("fail")
     if fail:
         raise InputError(f"{where}: the response reports a failure: {describe_failures(fail)}")
-    data = body.get("data")
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        raise InputError(f"{where}: 'data' is {type(data).__name__}, expected an array")
-    if data and isinstance(data[0], dict) and endpoint.records_key not in data[0]:
-        found = ", ".join(sorted(map(str, data[0]))) or "none"
-        raise InputError(
-            f"{where}: data[0] has no {endpoint.records_key!r} (keys: {found}); is --endpoint {endpoint.key} right?"
-        )
     try:
         return endpoint.records_of(body)
     except ValueError as err:
-        raise InputError(f"{where}: {err}") from err
+        hint = f"; is --endpoint {endpoint.key} right?" if "has no" in str(err) else ""
+        raise InputError(f"{where}: {err}{hint}") from err
 
 
 def describe_failures(fail: Any) -> str:

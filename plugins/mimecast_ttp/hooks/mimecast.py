@@ -23,6 +23,7 @@ import hmac
 import ipaddress
 import json
 import math
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -41,6 +42,7 @@ from airflow.sdk.log import mask_secret
 from requests.auth import AuthBase
 
 from mimecast_ttp.endpoints import ENDPOINT_KEYS, Endpoint, get_endpoint
+from mimecast_ttp.json_lines import TooDeeplyNested, loads
 
 GLOBAL_API2_URL = "https://api.services.mimecast.com"
 TOKEN_PATH = "/oauth/token"
@@ -85,6 +87,24 @@ class MimecastResponseError(MimecastError):
     """The API answered something unusable that repeating the request will not change."""
 
 
+class MimecastUnreadablePage(MimecastResponseError, AirflowFailException):
+    """A page stayed unreadable (not JSON, nested too deeply, not an envelope) through every attempt.
+
+    Not retried by the task: the hook has already asked again; a page that cannot be split into
+    records cannot be partly loaded either, so the window fails with the page named.
+    """
+
+
+class MimecastRedirectRefused(MimecastResponseError, AirflowFailException):
+    """The API answered a redirect. The hook follows none: a redirect would carry the client secret
+    (token call) or the signed request to another origin, and an empty page from there would pass
+    for a quiet window."""
+
+
+class MimecastTLSError(MimecastError, AirflowFailException):
+    """The server's certificate did not verify; retrying cannot fix it, the connection's ``verify`` can."""
+
+
 class MimecastPagingError(MimecastResponseError):
     """Paging does not converge: a page token came back twice, or the page budget ran out."""
 
@@ -110,6 +130,10 @@ class _TransientFailure(Exception):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class _UnreadableBody(_TransientFailure):
+    """The body of one attempt could not be read as a get-logs page; asked again, then fatal."""
 
 
 # --------------------------------------------------------------------------------------- values
@@ -379,7 +403,7 @@ def _envelope_problem(body: Any) -> str | None:
 def _body_codes(response: requests.Response) -> list[dict[str, Any]]:
     """The ``fail`` errors of an error response, when its body has any (best effort)."""
     try:
-        body = response.json()
+        body = loads(response.content)
     except ValueError:
         return []
     return _fail_errors(body) if isinstance(body, dict) and isinstance(body.get("fail"), list) else []
@@ -581,7 +605,7 @@ class MimecastHook(HttpHook):
         if status != 200:
             self._raise_for_unexpected(response, TOKEN_PATH, "the token endpoint")
         try:
-            body = response.json()
+            body = loads(response.content)
             value = body["access_token"]
             expires_in = float(body.get("expires_in", 1799))
         except (ValueError, KeyError, TypeError, AttributeError):
@@ -607,8 +631,22 @@ class MimecastHook(HttpHook):
             request = requests.Request("POST", self.url_from_endpoint(path), **request_kwargs)
             prepared = self.session.prepare_request(request)
             self.stats.requests += 1
-            response = self.run_and_check(self.session, prepared,
-                                          {"check_response": False, "timeout": self.config.timeout})
+            try:
+                response = self.run_and_check(self.session, prepared, {
+                    "check_response": False, "timeout": self.config.timeout, "allow_redirects": False})
+            except requests.exceptions.SSLError as err:
+                if not _is_certificate_failure(err):
+                    raise
+                raise MimecastTLSError(
+                    f"POST {path}: the TLS certificate of {urlsplit(prepared.url).hostname} did not verify "
+                    f"({_ssl_reason(err)}); if the host is right, set the connection's extra \"verify\" to the "
+                    f"path of the CA bundle that signs it (\"false\" turns verification off: never in "
+                    f"production)", path=path) from None
+            if response.is_redirect or 300 <= response.status_code < 400:
+                raise MimecastRedirectRefused(
+                    f"POST {path} answered HTTP {response.status_code}, a redirect to {_origin_of(response)}; "
+                    f"redirects are not followed (they would carry credentials or a signed request to "
+                    f"another origin): check the connection's host", path=path, status=response.status_code)
             if response.status_code != 429:
                 return response
             reset = response.headers.get("X-RateLimit-Reset")
@@ -683,14 +721,15 @@ class MimecastHook(HttpHook):
         raw, status, path = response.content, response.status_code, endpoint.path
         where = f"{endpoint.key} page {number}: POST {path} answered HTTP {status}"
         try:
-            body = json.loads(raw)
+            body = loads(raw)
+        except TooDeeplyNested as err:
+            raise _UnreadableBody(f"{where} with a body that is {err} ({len(raw)} bytes)", status=status) from None
         except ValueError:
-            raise _TransientFailure(f"{where} with a body that is not JSON ({len(raw)} bytes, {_preview(raw)})",
-                                    status=status) from None
+            raise _UnreadableBody(f"{where} with a body that is not JSON ({len(raw)} bytes, {_preview(raw)})",
+                                  status=status) from None
         problem = _envelope_problem(body)
         if problem:
-            raise _TransientFailure(f"{where} with a body that is not a get-logs envelope: {problem}",
-                                    status=status)
+            raise _UnreadableBody(f"{where} with a body that is not a get-logs envelope: {problem}", status=status)
         errors = _fail_errors(body)
         if errors:
             if all(e["retryable"] for e in errors):
@@ -700,7 +739,7 @@ class MimecastHook(HttpHook):
         try:
             records = endpoint.records_of(body)
         except ValueError as err:
-            raise _TransientFailure(f"{where} with a malformed records array: {err}", status=status) from None
+            raise _UnreadableBody(f"{where} with a malformed records array: {err}", status=status) from None
         pagination = (body.get("meta") or {}).get("pagination") or {}
         next_token = pagination.get("next") or None
         return Page(number=number, body=raw, records=records,
@@ -718,6 +757,12 @@ class MimecastHook(HttpHook):
         )
         try:
             return retrying(self._read_page, endpoint, payload, number)
+        except _UnreadableBody as err:
+            window = payload["data"][0]
+            raise MimecastUnreadablePage(
+                f"{err}; the same after {self.retry_attempts} attempts, so the window "
+                f"[{window['from']}, {window['to']}] cannot be read whole and fails here",
+                path=endpoint.path, status=err.status) from None
         except _TransientFailure as err:
             raise MimecastRetryableError(f"{err}; gave up after {self.retry_attempts} attempts",
                                          path=endpoint.path, status=err.status) from None
@@ -807,6 +852,33 @@ class MimecastHook(HttpHook):
         if refused:
             message += f"; not licensed: {', '.join(refused)}"
         return True, message
+
+
+def _is_certificate_failure(err: requests.exceptions.SSLError) -> bool:
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(cause):
+            return True
+        cause = cause.__cause__ or cause.__context__ or (cause.args[0] if cause.args and isinstance(
+            cause.args[0], BaseException) else None)
+    return False
+
+
+def _ssl_reason(err: requests.exceptions.SSLError) -> str:
+    text = str(err)
+    for marker in ("certificate verify failed: ", "CERTIFICATE_VERIFY_FAILED"):
+        if marker in text:
+            return text[text.index(marker):].split(")")[0].split("'")[0][:160]
+    return type(err).__name__
+
+
+def _origin_of(response: requests.Response) -> str:
+    """Scheme and host of a redirect's target, nothing more (a Location may carry a secret in its query)."""
+    location = response.headers.get("Location")
+    if not location:
+        return "no Location given"
+    target = urlsplit(requests.compat.urljoin(response.url or "", location))
+    return f"{target.scheme}://{target.hostname}" + (f":{target.port}" if target.port else "")
 
 
 _NETWORK_ERRORS = (

@@ -10,7 +10,8 @@ Public API:
     ``.valid`` (raw records), ``.quarantined`` (``{"reason", "record"}``),
     ``.quarantined_by_reason``, ``.outside_window`` (valid timestamp outside the window: counted,
     neither kept nor quarantined). ``quarantine_reason(endpoint, record) -> str | None`` for one
-    record. Reasons: ``not_an_object``, ``missing:<f>``, ``bad_type:<f>``, ``bad_timestamp:<f>``,
+    record. Reasons: ``unstorable:nan|lone_surrogate|nul|too_deep`` (the quarantined copy is then
+    the record's escaped JSON text), ``not_an_object``, ``missing:<f>``, ``bad_type:<f>``, ``bad_timestamp:<f>``,
     ``blank:<f>``, ``missing:id|messageId``.
 ``filter_verdicts(endpoint, records) -> VerdictResult``
     ``.kept``, ``.dropped_by_verdict``, ``.kept_by_verdict`` (verdicts trimmed, lower case).

@@ -1,8 +1,14 @@
 """The format check of alert-rules.md §1: a tolerant reader, strict on what the product needs.
 
 A record breaking a rule is quarantined with a machine-readable reason, never dropped silently.
-Reasons, one per record (the first rule broken, in this order):
+With a window, a record whose time field reads as a timestamp outside it is counted as
+``outside_window`` first, whatever else is wrong with it: it belongs to a neighbouring window
+(the API's ``to`` can be inclusive), which judges it. Then one reason per record, the first rule
+broken, in this order:
 
+- ``unstorable:nan``, ``unstorable:lone_surrogate``, ``unstorable:nul``, ``unstorable:too_deep``:
+  the record cannot be stored faithfully as standard JSON (:mod:`mimecast_ttp.rules.storable`);
+  its quarantined copy is its escaped JSON text;
 - ``not_an_object``: the record is not a JSON object;
 - ``missing:<field>``, ``bad_type:<field>``, ``bad_timestamp:<field>``: the endpoint's time field;
 - ``missing:<field>``, ``bad_type:<field>``, ``blank:<field>``: a required string;
@@ -25,6 +31,7 @@ from functools import cache
 from typing import Any
 
 from mimecast_ttp.rules.spec import EndpointRules, default_rule_spec
+from mimecast_ttp.rules.storable import quarantine_item, unstorable_reason
 from mimecast_ttp.rules.timestamps import utc_timestamp, window_bounds
 
 NOT_AN_OBJECT = "not_an_object"
@@ -205,8 +212,22 @@ def record_check(endpoint: str) -> RecordCheck:
 
 
 def quarantine_reason(endpoint: str, record: Any) -> str | None:
-    """Why ``record`` fails the format check of ``endpoint``, or ``None`` when it passes."""
-    return record_check(endpoint)(record)[0]
+    """Why ``record`` is quarantined for ``endpoint`` (unstorable, or the format check), or ``None``."""
+    return unstorable_reason(record) or record_check(endpoint)(record)[0]
+
+
+@cache
+def _time_field(endpoint: str) -> str:
+    return default_rule_spec().for_endpoint(endpoint).time_field
+
+
+def readable_time(endpoint: str, record: Any) -> str | None:
+    """The stored (UTC) form of the record's event time when it reads as one, whatever else is wrong."""
+    if type(record) is dict:
+        value = record.get(_time_field(endpoint))
+        if type(value) is str:
+            return utc_timestamp(value)
+    return None
 
 
 def validate_records(
@@ -222,11 +243,15 @@ def validate_records(
     outside = 0
     for record in records:
         reason, event_time = check(record)
-        if reason is not None:
-            quarantined.append({"reason": reason, "record": record})
-            by_reason[reason] = by_reason.get(reason, 0) + 1
-        elif start is not None and not (start <= event_time < end):
+        if reason is not None and start is not None:
+            event_time = readable_time(endpoint, record)
+        if start is not None and event_time is not None and not (start <= event_time < end):
             outside += 1
+            continue
+        reason = unstorable_reason(record) or reason
+        if reason is not None:
+            quarantined.append(quarantine_item(reason, record))
+            by_reason[reason] = by_reason.get(reason, 0) + 1
         else:
             valid.append(record)
     result.outside_window = outside

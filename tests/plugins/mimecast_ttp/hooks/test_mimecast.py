@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from mimecast_ttp.hooks.mimecast import (
     MIMECAST_EXTRAS,
@@ -17,6 +18,7 @@ from mimecast_ttp.hooks.mimecast import (
     MimecastPagingError,
     MimecastResponseError,
     MimecastRetryableError,
+    MimecastUnreadablePage,
     Page,
     _envelope_problem,
     _fail_errors,
@@ -305,7 +307,6 @@ def test_api1_bad_signature_is_an_auth_error(monkeypatch, simulator, logs):
 
 
 def test_api1_expired_keys_fail_without_retry(monkeypatch, simulator_factory, logs):
-    from airflow.sdk.exceptions import AirflowFailException
 
     server = simulator_factory(keys_expired=True)
     use_connection(monkeypatch, demo_connection(server.url, api_version=1))
@@ -343,9 +344,12 @@ def test_a_5xx_burst_longer_than_the_retries_is_retryable_and_names_the_status(m
 def test_a_page_that_never_becomes_json_fails_naming_path_and_status(monkeypatch, simulator):
     use_connection(monkeypatch, demo_connection(simulator.url))
     simulator.faults.non_json(count=5, endpoint="attachment")
-    with pytest.raises(MimecastRetryableError, match="/api/ttp/attachment/get-logs answered HTTP 200 with a body "
-                                                     "that is not JSON"):
+    with pytest.raises(MimecastUnreadablePage, match="attachment page 1: POST /api/ttp/attachment/get-logs answered "
+                                                     "HTTP 200 with a body that is not JSON") as raised:
         paged_records(fast_hook(retry_attempts=2), "attachment")
+    assert isinstance(raised.value, AirflowFailException)  # the hook asked again already: the task does not
+    assert "the same after 2 attempts" in str(raised.value) and "the window [" in str(raised.value)
+    assert simulator.stats.faults_injected["non_json"] == 2
 
 
 def test_omitted_pagination_is_one_page(monkeypatch, simulator_factory):
