@@ -61,20 +61,27 @@ def resolve_window(params: dict | None = None, dag_run=None, data_interval_start
 
     The threat table is checked here too, so a broken table fails the run before any API call.
     """
+    from airflow.sdk.exceptions import AirflowFailException
+
     from mimecast_ttp.rules import load_threat_table
+    from mimecast_ttp.windows import WindowError
     from mimecast_ttp.windows import resolve_window as resolve
 
     load_threat_table(SETTINGS.threat_mappings)
-    window = resolve(
-        schedule=SETTINGS.schedule,
-        overlap=timedelta(minutes=params["overlap_minutes"]) if params.get("overlap_minutes") is not None
-        else SETTINGS.overlap,
-        param_start=params.get("start"),
-        param_end=params.get("end"),
-        data_interval_start=data_interval_start,
-        data_interval_end=data_interval_end,
-        run_after=getattr(dag_run, "run_after", None),
-    )
+    try:
+        window = resolve(
+            schedule=SETTINGS.schedule,
+            overlap=timedelta(minutes=params["overlap_minutes"]) if params.get("overlap_minutes") is not None
+            else SETTINGS.overlap,
+            param_start=params.get("start"),
+            param_end=params.get("end"),
+            data_interval_start=data_interval_start,
+            data_interval_end=data_interval_end,
+            run_after=getattr(dag_run, "run_after", None),
+            max_length=SETTINGS.max_window,
+        )
+    except WindowError as err:  # an input error: no retry can fix it
+        raise AirflowFailException(f"bad window: {err}") from None
     print(f"window [{window.start.isoformat()}, {window.end.isoformat()}) from {window.source}; "
           f"requesting from {window.request_start.isoformat()}")
     return window.as_xcom()
@@ -195,7 +202,7 @@ def _json_safe(stats: dict) -> dict:
         "mimecast_conn_id": Param(SETTINGS.mimecast_conn_id, type="string", description="Mimecast connection id."),
         "page_size": Param(None, type=["null", "integer"], minimum=1, maximum=1000,
                            description="Records per page; default: the connection's `page_size`, else 500."),
-        "overlap_minutes": Param(None, type=["null", "number"], minimum=0,
+        "overlap_minutes": Param(None, type=["null", "number"], minimum=0, maximum=1440,
                                  description="Minutes requested before the window for late events."),
     },
 )

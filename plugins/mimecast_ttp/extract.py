@@ -86,20 +86,26 @@ def extract_window(
     before = hook.stats.snapshot()
     page_files: list[str] = []
     records = in_window = unreadable_time = 0
-    for page in hook.iter_pages(spec, request_start, end):
-        name = page_name(page.number)
-        partial = folder / f".{name}{PARTIAL_SUFFIX}"
-        partial.write_bytes(page.body)
-        partial.rename(folder / name)
-        page_files.append(name)
-        records += len(page.records)
-        for record in page.records:
-            moment = record_time(spec, record)
-            if moment is None:
-                unreadable_time += 1
-                in_window += 1
-            elif request_start <= moment < end:
-                in_window += 1
+    try:
+        for page in hook.iter_pages(spec, request_start, end):
+            name = page_name(page.number)
+            partial = folder / f".{name}{PARTIAL_SUFFIX}"
+            partial.write_bytes(page.body)
+            partial.rename(folder / name)
+            page_files.append(name)
+            records += len(page.records)
+            for record in page.records:
+                moment = record_time(spec, record)
+                if moment is None:
+                    unreadable_time += 1
+                    in_window += 1
+                elif request_start <= moment < end:
+                    in_window += 1
+    except BaseException:
+        # A window is staged whole or not at all: no manifest, no pages, no partial file left
+        # behind for a full disk to keep, and the retry starts from a clean folder anyway.
+        _remove_quietly(folder)
+        raise
     after = hook.stats.snapshot()
 
     manifest = {
@@ -141,6 +147,13 @@ def read_staged_pages(staging_dir: str) -> Iterator[tuple[str, dict[str, Any]]]:
         except ValueError as err:
             raise ValueError(f"staged page {staging_dir.rstrip('/')}/{name} is not JSON: {err}") from None
         yield name, body
+
+
+def _remove_quietly(folder) -> None:
+    try:
+        folder.rmdir(recursive=True)
+    except OSError:  # the original error matters more; housekeeping removes what is left later
+        pass
 
 
 def record_time(endpoint: Endpoint, record: Any) -> datetime | None:

@@ -17,6 +17,7 @@ step untouched and is recorded as such by :func:`load_step`.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -29,6 +30,7 @@ from mimecast_ttp.json_lines import dumps_line, loads
 from mimecast_ttp.windows import Window
 
 CHUNK_RECORDS = 5_000
+WINDOW_FOLDER = re.compile(r"\d{8}T\d{6}Z_\d{8}T\d{6}Z")  # {start}_{end}, as window_staging_url names it
 STEP_DIR = "steps"  # beside the raw page-*.json files, inside the endpoint-window folder
 
 
@@ -249,7 +251,9 @@ def remove_expired_staging(staging_url: str, retention: timedelta, now: datetime
 
     Age counts from when the window was staged (``staged_at`` in its ``_manifest.json``), not from
     the window's own dates: a backfill of last month must keep its pages while its steps run. A
-    folder without a manifest is an extraction still in progress, or not ours: it is left alone.
+    window folder without a manifest is an extraction in progress, or one that died before it
+    could clean up (a killed worker): it goes once nothing in it has changed for ``retention``.
+    Anything that is not a window folder is not ours and is left alone.
     """
     now = now or datetime.now(UTC)
     root = _staging_path(staging_url)
@@ -260,12 +264,30 @@ def remove_expired_staging(staging_url: str, retention: timedelta, now: datetime
         if not endpoint_dir.is_dir():
             continue
         for window_dir in endpoint_dir.iterdir():
+            if not WINDOW_FOLDER.fullmatch(window_dir.name) or not window_dir.is_dir():
+                continue
             manifest = window_dir / "_manifest.json"
             try:
                 staged_at = datetime.fromisoformat(loads(manifest.read_bytes())["staged_at"])
-            except (FileNotFoundError, NotADirectoryError, KeyError, TypeError, ValueError):
+            except FileNotFoundError:
+                staged_at = _last_change(window_dir)
+            except (NotADirectoryError, KeyError, TypeError, ValueError):
                 continue
-            if now - staged_at > retention:
+            if staged_at is not None and now - staged_at > retention:
                 window_dir.rmdir(recursive=True)
                 removed.append(str(window_dir))
     return removed
+
+
+def _last_change(folder) -> datetime | None:
+    """When anything in a staged window folder last changed, or ``None`` if the store cannot say."""
+    try:
+        moments = [folder.stat().st_mtime]
+        for child in folder.iterdir():
+            moments.append(child.stat().st_mtime)
+            if child.is_dir():
+                moments.extend(grandchild.stat().st_mtime for grandchild in child.iterdir())
+    except (OSError, AttributeError, KeyError, TypeError):
+        return None
+    known = [moment for moment in moments if moment]
+    return datetime.fromtimestamp(max(known), UTC) if known else None

@@ -17,6 +17,7 @@ from pathlib import Path
 from mimecast_ttp.paths import include_dir
 
 PREFIX = "MIMECAST_TTP_"
+MAX_OVERLAP_MINUTES = 1440  # a day of re-reading before each window is already far more than late events need
 
 
 class SettingsError(ValueError):
@@ -36,6 +37,7 @@ class Settings:
     max_rate_limit_wait: timedelta
     max_pages: int
     task_retries: int
+    max_window: timedelta
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -56,22 +58,25 @@ class Settings:
             mimecast_conn_id=get("CONN_ID", "mimecast_default"),
             alerts_conn_id=get("ALERTS_CONN_ID", "mimecast_alerts_db"),
             schedule=schedule,
-            overlap=_minutes(get, "OVERLAP_MINUTES", "5"),
+            overlap=_minutes(get, "OVERLAP_MINUTES", "5", maximum=MAX_OVERLAP_MINUTES),
             staging_retention=timedelta(days=_number(get, "STAGING_RETENTION_DAYS", "7")),
             max_rate_limit_wait=timedelta(seconds=_number(get, "MAX_RATE_LIMIT_WAIT_SECONDS", "900")),
             max_pages=int(_number(get, "MAX_PAGES", "10000", integer=True, minimum=1)),
-            task_retries=int(_number(get, "TASK_RETRIES", "4", integer=True)),
+            task_retries=int(_number(get, "TASK_RETRIES", "4", integer=True, maximum=100)),
+            max_window=timedelta(days=_number(get, "MAX_WINDOW_DAYS", "31", minimum=1, maximum=3650)),
         )
 
 
-def _number(get, name: str, default: str, *, integer: bool = False, minimum: int = 0) -> float:
+def _number(get, name: str, default: str, *, integer: bool = False, minimum: int = 0,
+            maximum: float = 10**9) -> float:
+    """A number within ``[minimum, maximum]``; the bound keeps a typo from overflowing a timedelta."""
     value = get(name, default)
     pattern = r"\d+" if integer else r"\d+(\.\d+)?"
-    if not re.fullmatch(pattern, value) or float(value) < minimum:
+    if not re.fullmatch(pattern, value) or not minimum <= float(value) <= maximum:
         kind = "a whole number" if integer else "a number"
-        raise SettingsError(f"{PREFIX}{name}={value!r} is not {kind} >= {minimum}")
+        raise SettingsError(f"{PREFIX}{name}={value!r} is not {kind} from {minimum} to {maximum:g}")
     return float(value)
 
 
-def _minutes(get, name: str, default: str) -> timedelta:
-    return timedelta(minutes=_number(get, name, default))
+def _minutes(get, name: str, default: str, maximum: float) -> timedelta:
+    return timedelta(minutes=_number(get, name, default, maximum=maximum))

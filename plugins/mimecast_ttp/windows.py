@@ -59,8 +59,15 @@ def resolve_window(
     data_interval_start: datetime | None = None,
     data_interval_end: datetime | None = None,
     run_after: datetime | None = None,
+    max_length: timedelta | None = None,
+    max_overlap: timedelta = timedelta(days=1),
 ) -> Window:
-    """Resolve the run's window; see the module docstring for the order."""
+    """Resolve the run's window; see the module docstring for the order.
+
+    Refused with a :class:`WindowError` naming the value, before any API call: an empty or
+    reversed window, one longer than ``max_length`` (``MIMECAST_TTP_MAX_WINDOW_DAYS``), an
+    overlap that is negative or longer than ``max_overlap``.
+    """
     if param_start or param_end:
         if not (param_start and param_end):
             raise WindowError("params 'start' and 'end' go together: give both or neither")
@@ -81,8 +88,16 @@ def resolve_window(
         raise WindowError("no params, no data interval and no run_after: nothing to resolve a window from")
     if end <= start:
         raise WindowError(f"window end {_iso(end)} is not after its start {_iso(start)}")
+    if max_length is not None and end - start > max_length:
+        raise WindowError(
+            f"window [{_iso(start)}, {_iso(end)}) is {end - start} long, more than the {max_length} "
+            f"MIMECAST_TTP_MAX_WINDOW_DAYS allows; backfill a long range as hourly runs instead "
+            f"(airflow backfill create), or raise the setting")
     if overlap < timedelta(0):
         raise WindowError(f"overlap {overlap} is negative")
+    if overlap > max_overlap:
+        raise WindowError(f"overlap {overlap} is longer than {max_overlap}, the most a window re-reads "
+                          "before its start (overlap_minutes up to 1440)")
     return Window(start=start, end=end, request_start=start - overlap, source=source)
 
 

@@ -48,6 +48,7 @@ GLOBAL_API2_URL = "https://api.services.mimecast.com"
 TOKEN_PATH = "/oauth/token"
 REQUEST_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S+0000"
 DEFAULT_PAGE_SIZE = 500
+MAX_PAGE_SIZE = 1000  # the most any client of these endpoints is seen asking for; the DAG param's bound too
 DEFAULT_TIMEOUT_SECONDS = 60.0
 # Settings of ours that live in the connection's extra: HttpHook would send them as headers.
 MIMECAST_EXTRAS = frozenset({"api_version", "page_size", "timeout", "verify", "app_id", "app_key"})
@@ -211,7 +212,7 @@ class MimecastConnectionConfig:
             conn_id=conn_id,
             api_version=api_version,
             base_url=_base_url(conn, api_version, fail),
-            page_size=_positive_int(extra.get("page_size", DEFAULT_PAGE_SIZE), "page_size", fail),
+            page_size=_page_size(extra.get("page_size", DEFAULT_PAGE_SIZE), fail),
             timeout=_positive_number(extra.get("timeout", DEFAULT_TIMEOUT_SECONDS), "timeout", fail),
             verify=_verify(extra.get("verify", True), fail),
             login=login,
@@ -266,10 +267,11 @@ def _is_loopback(hostname: str) -> bool:
         return False
 
 
-def _positive_int(value: Any, name: str, fail: Callable[[str], MimecastConfigurationError]) -> int:
-    if isinstance(value, bool) or not str(value).strip().isdigit() or int(str(value).strip()) < 1:
-        raise fail(f"extra {name}={value!r} is not a whole number >= 1")
-    return int(str(value).strip())
+def _page_size(value: Any, fail: Callable[[str], MimecastConfigurationError]) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
+        raise fail(f"extra page_size={value!r} is not a whole number from 1 to {MAX_PAGE_SIZE}")
+    return int(text)
 
 
 def _positive_number(value: Any, name: str, fail: Callable[[str], MimecastConfigurationError]) -> float:
@@ -509,8 +511,9 @@ class MimecastHook(HttpHook):
             max_rate_limit_wait = max_rate_limit_wait.total_seconds()
         if max_pages < 1:
             raise ValueError(f"max_pages={max_pages} must be at least 1")
-        if page_size is not None and (isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1):
-            raise ValueError(f"page_size={page_size!r} must be a whole number >= 1")
+        if page_size is not None and (isinstance(page_size, bool) or not isinstance(page_size, int)
+                                      or not 1 <= page_size <= MAX_PAGE_SIZE):
+            raise ValueError(f"page_size={page_size!r} must be a whole number from 1 to {MAX_PAGE_SIZE}")
         if retry_attempts < 1:
             raise ValueError(f"retry_attempts={retry_attempts} must be at least 1")
         self._page_size = page_size

@@ -7,6 +7,7 @@ by tests/dags/test_mimecast_ttp_alerts.py against the simulator.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 
 from mimecast_ttp.pipeline import remove_expired_staging
@@ -15,12 +16,18 @@ from tests.clocks import at_every_clock
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-def stage(root, endpoint: str, window: str, staged_at: datetime | None):
+def stage(root, endpoint: str, window: str, staged_at: datetime | None, *, touched: datetime | None = None):
+    """A staged window folder; without ``staged_at`` it has no manifest and last changed at ``touched``."""
     folder = root / endpoint / window
     (folder / "steps").mkdir(parents=True)
     (folder / "page-000001.json").write_text("{}")
     if staged_at is not None:
         (folder / "_manifest.json").write_text(json.dumps({"staged_at": staged_at.isoformat()}))
+    else:
+        (folder / ".page-000002.json.partial").write_text("{")
+    if touched is not None:
+        for path in (*folder.rglob("*"), folder):
+            os.utime(path, (touched.timestamp(), touched.timestamp()))
     return folder
 
 
@@ -30,15 +37,21 @@ def test_age_counts_from_staging_not_from_the_window(tmp_path, now):
     # a backfill of an old window, staged an hour ago: its steps may still be running
     backfilled = stage(tmp_path, "url", "20261001T000000Z_20261001T010000Z", now - timedelta(hours=1))
     at_the_limit = stage(tmp_path, "impersonation", "20261126T000000Z_20261126T010000Z", now - timedelta(days=7))
-    in_progress = stage(tmp_path, "attachment", "20261001T000000Z_20261001T010000Z", None)
+    in_progress = stage(tmp_path, "attachment", "20261001T000000Z_20261001T010000Z", None,
+                        touched=now - timedelta(hours=1))
+    # an extraction killed before it could clean up: no manifest, nothing changed for over a week
+    abandoned = stage(tmp_path, "attachment", "20261002T000000Z_20261002T010000Z", None,
+                      touched=now - timedelta(days=7, seconds=1))
     foreign = tmp_path / "attachment" / "notes.txt"
     foreign.write_text("not a window")
+    foreign_folder = stage(tmp_path, "attachment", "not-a-window", None, touched=now - timedelta(days=30))
 
     removed = remove_expired_staging(tmp_path.as_uri(), timedelta(days=7), now=now)
 
-    assert [path.rsplit("/", 1)[-1] for path in removed] == [expired.name]
-    assert not expired.exists()
-    assert backfilled.exists() and at_the_limit.exists() and in_progress.exists() and foreign.exists()
+    assert sorted(path.rsplit("/", 1)[-1] for path in removed) == sorted([expired.name, abandoned.name])
+    assert not expired.exists() and not abandoned.exists()
+    assert backfilled.exists() and at_the_limit.exists() and in_progress.exists()
+    assert foreign.exists() and foreign_folder.exists()
 
 
 def test_missing_staging_root_is_nothing_to_do(tmp_path):

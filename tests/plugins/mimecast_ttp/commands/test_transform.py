@@ -122,7 +122,7 @@ def test_json_array_and_json_lines_inputs(capsys, tmp_path, fixtures_dir):
         ("this is not json\n", "is not JSON"),
         ("", "is empty"),
         ('{"date": "2024-11-17T17:02:30+0000"}\n{"broken": \n', "line 2 is not JSON"),
-        ('{"data": {"clickLogs": []}, "fail": []}', "'data' is dict, expected an array"),
+        ('{"meta": {"status": 200}, "data": {"clickLogs": []}, "fail": []}', "data is dict, expected an array"),
     ],
 )
 def test_unreadable_input_is_an_error(capsys, tmp_path, content, message):
