@@ -17,10 +17,14 @@ Usage::
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import ssl
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 TOKEN_BODY = json.dumps({"access_token": "scripted-token", "token_type": "Bearer", "expires_in": 1799}).encode()
@@ -49,19 +53,51 @@ def envelope(records_key: str, records: list[Any] | str, *, next_token: str | No
             f'"data": [{{"{records_key}": {array}}}], "fail": []}}').encode()
 
 
+def self_signed_tls_context(folder) -> ssl.SSLContext:
+    """A server-side TLS context with a fresh self-signed certificate for 127.0.0.1 (no CA trusts it)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = Path(folder) / "cert.pem", Path(folder) / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
 class ScriptedServer:
-    def __init__(self) -> None:
+    """``tls``: a server-side ``ssl.SSLContext`` to serve HTTPS with (see :func:`self_signed_tls_context`)."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.pages: dict[str, list[bytes]] = {}  # get-logs path -> page bodies (``next`` added here)
         self.respond: dict[str, Answer] = {"/oauth/token": Answer(200, TOKEN_BODY)}
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, name="scripted-server", daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> ScriptedServer:
         self._thread.start()

@@ -40,3 +40,17 @@ def test_a_broken_definition_file_is_named(tmp_path):
     path.write_text(json.dumps({"url": {"path": "/x", "records_key": "clickLogs", "time_field": "date"}}))
     with pytest.raises(ValueError, match=r"no definition for endpoint\(s\) \['attachment', 'impersonation'\]"):
         load_endpoints(path)
+
+
+def test_records_of_reads_every_data_element_or_names_the_one_it_cannot(fixtures_dir):
+    url = get_endpoint("url")
+    page_1 = json.loads((fixtures_dir / "elastic_v2mock_url_1.json").read_text())
+    page_2 = json.loads((fixtures_dir / "elastic_v2mock_url_2.json").read_text())
+    joined = {**page_1, "data": page_1["data"] + page_2["data"]}
+    assert url.records_of(joined) == page_1["data"][0]["clickLogs"] + page_2["data"][0]["clickLogs"]
+    for data, message in (([{"clickLogs": []}, 7], r"data\[1\] is int"),
+                          ([{"attachmentLogs": []}], r"data\[0\] has no 'clickLogs' \(keys: attachmentLogs\)"),
+                          ([{"clickLogs": {}}], r"data\[0\].clickLogs is dict"),
+                          ({"clickLogs": []}, "data is dict")):
+        with pytest.raises(ValueError, match=message):
+            url.records_of({"data": data})

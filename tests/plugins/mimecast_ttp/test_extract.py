@@ -27,6 +27,7 @@ from mimecast_ttp.simulator.credentials import (
     demo_connection,
 )
 from tests.plugins.mimecast_ttp.leak_check import assert_no_secret, canonical, staged_bytes
+from tests.scripted_server import ScriptedServer, envelope
 
 END = datetime(2026, 11, 26, 12, tzinfo=UTC)
 START = END - timedelta(hours=1)
@@ -284,3 +285,16 @@ def test_a_rerun_replaces_the_pages_of_an_earlier_attempt(monkeypatch, simulator
 def test_read_staged_pages_refuses_a_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="no staged pages"):
         list(read_staged_pages((tmp_path / "nothing").as_uri()))
+
+
+def test_a_failed_extraction_leaves_no_files_behind(monkeypatch, simulator, tmp_path):
+    records = ground_truth(simulator.config, "url", START, END)
+    with ScriptedServer() as api:  # pages 1 and 2 stage, then every attempt at page 3 is HTML
+        api.pages["/api/ttp/url/get-logs"] = [envelope("clickLogs", records[:10]), envelope("clickLogs", records[10:]),
+                                              b"<html>502 Bad Gateway</html>"]
+        connect(monkeypatch, api)
+        staging = tmp_path / "staging"
+        with pytest.raises(MimecastResponseError, match="url page 3"):
+            extract_window(new_hook(retry_attempts=2), "url", START, END, staging.as_uri())
+    assert [path for path in staging.rglob("*") if path.is_file()] == []
+    assert not (staging / "url").exists() or list((staging / "url").iterdir()) == []

@@ -22,6 +22,7 @@ def test_defaults_follow_airflow_home():
     assert settings.staging_retention == timedelta(days=7)
     assert settings.max_rate_limit_wait == timedelta(seconds=900)
     assert (settings.max_pages, settings.task_retries) == (10000, 4)
+    assert settings.max_window == timedelta(days=31)
 
 
 def test_every_setting_can_be_changed():
@@ -31,8 +32,9 @@ def test_every_setting_can_be_changed():
         "MIMECAST_TTP_ALERTS_CONN_ID": "siem_db", "MIMECAST_TTP_SCHEDULE": "*/15 * * * *",
         "MIMECAST_TTP_OVERLAP_MINUTES": "2.5", "MIMECAST_TTP_STAGING_RETENTION_DAYS": "30",
         "MIMECAST_TTP_MAX_RATE_LIMIT_WAIT_SECONDS": "60", "MIMECAST_TTP_MAX_PAGES": "5",
-        "MIMECAST_TTP_TASK_RETRIES": "0",
+        "MIMECAST_TTP_TASK_RETRIES": "0", "MIMECAST_TTP_MAX_WINDOW_DAYS": "2",
     })
+    assert settings.max_window == timedelta(days=2)
     assert settings.staging_url == "s3://aws_default@bucket/mimecast"
     assert settings.threat_mappings == Path("/etc/threats.json")
     assert (settings.mimecast_conn_id, settings.alerts_conn_id) == ("mimecast_eu", "siem_db")
@@ -51,6 +53,10 @@ def test_every_setting_can_be_changed():
         ("MAX_PAGES", "2.5"),
         ("TASK_RETRIES", "-1"),
         ("STAGING_RETENTION_DAYS", "a week"),
+        ("OVERLAP_MINUTES", "1000000000000"),  # would overflow a timedelta
+        ("OVERLAP_MINUTES", "1441"),
+        ("MAX_WINDOW_DAYS", "0"),
+        ("MAX_WINDOW_DAYS", "100000"),
     ],
 )
 def test_a_wrong_value_names_the_variable(name, value):

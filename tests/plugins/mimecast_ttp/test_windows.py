@@ -104,3 +104,19 @@ def test_bad_input_names_the_problem(kwargs, message):
 def test_xcom_round_trip():
     window = resolve_window(schedule=HOURLY, overlap=OVERLAP, data_interval_start=at(1), data_interval_end=at(2))
     assert Window.from_xcom(window.as_xcom()) == window
+
+
+def test_a_window_longer_than_the_maximum_is_refused_before_any_call():
+    ten_years = dict(param_start="2016-11-26T00:00:00Z", param_end="2026-11-26T00:00:00Z")
+    with pytest.raises(WindowError, match="is 3652 days, 0:00:00 long, more than the 31 days, 0:00:00 "
+                                          "MIMECAST_TTP_MAX_WINDOW_DAYS allows"):
+        resolve_window(schedule=HOURLY, overlap=OVERLAP, max_length=timedelta(days=31), **ten_years)
+    month = resolve_window(schedule=HOURLY, overlap=OVERLAP, max_length=timedelta(days=31),
+                           param_start="2026-10-26T00:00:00Z", param_end="2026-11-26T00:00:00Z")
+    assert month.end - month.start == timedelta(days=31)
+
+
+@pytest.mark.parametrize("overlap", [timedelta(days=1, seconds=1), timedelta(minutes=1_000_000_000_000 // 10**6)])
+def test_an_overlap_beyond_a_day_is_refused(overlap):
+    with pytest.raises(WindowError, match="is longer than 1 day, 0:00:00"):
+        resolve_window(schedule=HOURLY, overlap=overlap, run_after=at(2))

@@ -198,3 +198,54 @@ def test_transform_does_not_import_airflow(fixtures_dir):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_record_with_keys_named_data_or_fail_is_a_record_not_a_body(capsys, tmp_path, fixtures_dir):
+    body = json.loads((fixtures_dir / "elastic_v2mock_url_2.json").read_text())
+    clicks = body["data"][0]["clickLogs"]
+    look_alikes = [{**clicks[0], "data": [{"clickLogs": []}]}, {**clicks[1], "fail": [{"code": "x"}]}]
+    source = tmp_path / "records.jsonl"
+    source.write_text("".join(json.dumps(record) + "\n" for record in look_alikes))
+    code, alerts, err = run_cli(capsys, "--endpoint", "url", str(source))
+    assert code == 0 and summary(err)["fetched"] == "2" and len(alerts) == 2  # nothing vanished
+
+
+def test_every_data_element_of_a_body_is_read(capsys, tmp_path, fixtures_dir):
+    page_1 = json.loads((fixtures_dir / "elastic_v2mock_url_1.json").read_text())
+    page_2 = json.loads((fixtures_dir / "elastic_v2mock_url_2.json").read_text())
+    joined = {**page_1, "data": page_1["data"] + page_2["data"]}
+    source = tmp_path / "two-elements.json"
+    source.write_text(json.dumps(joined))
+    code, alerts, err = run_cli(capsys, "--endpoint", "url", str(source))
+    assert code == 0 and len(alerts) == 4 and summary(err)["fetched"] == "4"
+    joined["data"].append("not an object")
+    source.write_text(json.dumps(joined))
+    code, alerts, err = run_cli(capsys, "--endpoint", "url", str(source))
+    assert code == 1 and alerts == [] and "data[2] is str, expected an object" in err
+
+
+def test_unstorable_records_go_to_rejects_escaped_and_stdout_stays_standard_json(capsys, tmp_path, fixtures_dir):
+    body = json.loads((fixtures_dir / "elastic_v2mock_url_2.json").read_text())
+    first, second = body["data"][0]["clickLogs"]
+    text = json.dumps([first, {**second, "hits": 0}]).replace('"hits": 0', '"hits": NaN')
+    source, rejects = tmp_path / "records.json", tmp_path / "rejects.jsonl"
+    source.write_text(text)
+    code, alerts, err = run_cli(capsys, "--endpoint", "url", str(source), "--rejects", str(rejects))
+    assert code == 0 and [a["raw"] for a in alerts] == [first]
+    [rejected] = [json.loads(line, parse_constant=_refuse) for line in rejects.read_text().splitlines()]
+    assert rejected["reason"] == "unstorable:nan"
+    restored = json.loads(rejected["record"])
+    assert restored["hits"] != restored["hits"] and {k: v for k, v in restored.items() if k != "hits"} == second
+    assert summary(err)["quarantined_by_reason"] == '{"unstorable:nan":1}'
+
+
+def _refuse(constant: str):
+    raise AssertionError(f"{constant} in output that must be standard JSON")
+
+
+def test_input_nested_too_deeply_is_a_clear_error(capsys, tmp_path):
+    source = tmp_path / "deep.json"
+    source.write_text("[" * 5000 + "]" * 5000)
+    code, alerts, err = run_cli(capsys, "--endpoint", "url", str(source))
+    assert code == 1 and alerts == []
+    assert "nested deeper than the parser takes" in err and "Traceback" not in err

@@ -16,8 +16,10 @@ from mimecast_ttp.hooks.mimecast import (
     MimecastHook,
     MimecastKeysExpired,
     MimecastPagingError,
+    MimecastRedirectRefused,
     MimecastResponseError,
     MimecastRetryableError,
+    MimecastTLSError,
     MimecastUnreadablePage,
     Page,
     _envelope_problem,
@@ -34,6 +36,7 @@ from mimecast_ttp.simulator.credentials import (
 )
 from tests.clocks import at_every_clock
 from tests.plugins.mimecast_ttp.leak_check import assert_no_secret, canonical
+from tests.scripted_server import Answer, ScriptedServer, envelope, self_signed_tls_context
 
 END = datetime(2026, 11, 26, 12, tzinfo=UTC)
 START = END - timedelta(hours=1)
@@ -427,3 +430,74 @@ def test_test_connection_says_what_failed(monkeypatch, simulator):
     assert not ok
     assert "/oauth/token" in message and "401" in message
     assert "another-wrong-secret" not in message
+
+
+# ----------------------------------------------------------------------------- hostile servers
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_on_the_token_call_is_refused_and_the_secret_goes_nowhere(monkeypatch, status):
+    with ScriptedServer() as api, ScriptedServer() as elsewhere:
+        api.respond["/oauth/token"] = Answer(status, headers={"Location": f"{elsewhere.url}/steal?k=v"})
+        use_connection(monkeypatch, demo_connection(api.url))
+        with pytest.raises(MimecastRedirectRefused) as raised:
+            paged_records(fast_hook(), "url")
+        assert elsewhere.requests == []  # nothing, let alone the client secret, reached the other origin
+        assert len(api.requests_to("/oauth/token")) == 1  # not retried either
+    assert isinstance(raised.value, AirflowFailException)
+    message = str(raised.value)
+    assert f"HTTP {status}" in message and elsewhere.url in message and "steal" not in message
+    assert_no_secret(error_text(raised))
+
+
+@pytest.mark.parametrize("api_version", [1, 2])
+def test_a_redirect_on_get_logs_is_refused_not_taken_for_an_empty_window(monkeypatch, api_version):
+    with ScriptedServer() as api, ScriptedServer() as elsewhere:
+        elsewhere.pages["/api/ttp/url/get-logs"] = [envelope("clickLogs", [])]  # an empty page, if followed
+        api.respond["/api/ttp/url/get-logs"] = Answer(302, headers={"Location": f"{elsewhere.url}/api/ttp/url/get-logs"})
+        use_connection(monkeypatch, demo_connection(api.url, api_version=api_version))
+        with pytest.raises(MimecastRedirectRefused, match="answered HTTP 302, a redirect to http://127.0.0.1:"):
+            paged_records(fast_hook(), "url")
+        assert elsewhere.requests == []
+
+
+def test_a_certificate_that_does_not_verify_is_not_retried_and_says_how_to_set_verify(monkeypatch, tmp_path):
+    with ScriptedServer(tls=self_signed_tls_context(tmp_path)) as api:
+        use_connection(monkeypatch, demo_connection(api.url))
+        hook = fast_hook()
+        with pytest.raises(MimecastTLSError) as raised:
+            paged_records(hook, "url")
+    assert isinstance(raised.value, AirflowFailException)
+    assert hook.stats.requests == 1 and hook.stats.retries == 0
+    assert "did not verify" in str(raised.value) and '"verify"' in str(raised.value)
+
+
+def test_the_same_server_with_its_ca_bundle_in_verify_is_read(monkeypatch, tmp_path):
+    with ScriptedServer(tls=self_signed_tls_context(tmp_path)) as api:
+        api.pages["/api/ttp/url/get-logs"] = [envelope("clickLogs", [{"date": "2026-11-26T11:00:00+0000"}])]
+        conn = demo_connection(api.url)
+        use_connection(monkeypatch, {**conn, "extra": {**conn.get("extra", {}), "verify": str(tmp_path / "cert.pem")}})
+        assert paged_records(fast_hook(), "url") == [{"date": "2026-11-26T11:00:00+0000"}]
+
+
+def test_a_page_nested_deeper_than_the_parser_takes_is_a_named_page_error(monkeypatch):
+    with ScriptedServer() as api:
+        api.pages["/api/ttp/url/get-logs"] = [envelope("clickLogs", "[" + "[" * 1500 + "]" * 1500 + "]")]
+        use_connection(monkeypatch, demo_connection(api.url))
+        with pytest.raises(MimecastUnreadablePage) as raised:
+            paged_records(fast_hook(retry_attempts=3), "url")
+        assert len(api.requests_to("/api/ttp/url/get-logs")) == 3
+    message = str(raised.value)
+    assert message.startswith("url page 1: POST /api/ttp/url/get-logs answered HTTP 200 with a body that is JSON "
+                              "nested deeper than the parser takes")
+    assert "the window [2026-11-26T11:00:00+0000, 2026-11-26T12:00:00+0000]" in message
+
+
+@pytest.mark.parametrize("page_size", [0, 1001, "2000", True])
+def test_a_page_size_beyond_1000_is_refused_from_the_connection(monkeypatch, simulator, page_size):
+    conn = demo_connection(simulator.url)
+    use_connection(monkeypatch, {**conn, "extra": {**conn.get("extra", {}), "page_size": page_size}})
+    with pytest.raises(MimecastConfigurationError, match="page_size=.* is not a whole number from 1 to 1000"):
+        read_config()
+    with pytest.raises(ValueError, match="from 1 to 1000"):
+        MimecastHook(page_size=1001)

@@ -68,3 +68,17 @@ def record_of(attachment, impersonation, url):
 @pytest.fixture(scope="session")
 def table():
     return load_threat_table()
+
+
+@pytest.fixture
+def endpoint_window(record_of) -> dict[str, tuple]:
+    """Per endpoint, an hour either side of the time of ``record_of[endpoint]``: the record is inside."""
+    from datetime import datetime, timedelta
+
+    from mimecast_ttp.rules import utc_timestamp
+
+    windows = {}
+    for endpoint, record in record_of.items():
+        moment = datetime.fromisoformat(utc_timestamp(record[get_endpoint(endpoint).time_field]))
+        windows[endpoint] = (moment - timedelta(hours=1), moment + timedelta(hours=1))
+    return windows
