@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check -q
 
-.PHONY: test test-long lint demo bench simulate lock clean
+.PHONY: test test-long fuzz chaos lint demo bench simulate lock clean
 
 $(VENV): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ PYTEST_WORKERS ?= 2
 
 test: lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=10
+
+# The fuzz suite at length: over 100,000 documents through the rules, `transform` and both stores.
+fuzz: $(VENV)
+	MIMECAST_TTP_FUZZ_EXAMPLES=2000 MIMECAST_TTP_FUZZ_MIN_DOCUMENTS=100000 $(BIN)/pytest -p no:xdist tests/fuzz
 
 # The long variants only (48-window backfills through the real scheduler).
 test-long: $(VENV)
