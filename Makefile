@@ -26,6 +26,10 @@ test: lint
 fuzz: $(VENV)
 	MIMECAST_TTP_FUZZ_EXAMPLES=2000 MIMECAST_TTP_FUZZ_MIN_DOCUMENTS=100000 $(BIN)/pytest -p no:xdist tests/fuzz
 
+# The real DAG against a simulator with every fault on: re-runs, overlaps, a load killed midway.
+chaos: $(VENV)
+	$(BIN)/python -m mimecast_ttp.chaos
+
 # The long variants only (48-window backfills through the real scheduler).
 test-long: $(VENV)
 	$(BIN)/pytest -m long --durations=10
