@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--volume", type=int, default=60, help="records per endpoint per hour (default 60)")
     data.add_argument("--malformed-share", type=float, default=0.02,
                       help="share of records breaking the format rules (default 0.02)")
+    data.add_argument("--non-object-records", action="store_true",
+                      help="let malformed records include values that are not objects (0, a string, a list); "
+                           "no capture of the real API shows them")
 
     api = parser.add_argument_group("API behaviour and quirks")
     api.add_argument("--rate-limit", type=int, default=120,
@@ -65,9 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     api.add_argument("--page-size-max", type=int, default=1000, help="largest page served (default 1000)")
     api.add_argument("--token-ttl", type=int, default=1799, help="API 2.0 token lifetime in s (default 1799)")
     api.add_argument("--empty-last-page-with-next", action="store_true",
-                     help="the last page carries a `next` leading to an empty page (seen in real data)")
-    api.add_argument("--empty-data-shape", choices=("list", "object"), default="list",
-                     help='empty page as "data": [] (list) or "data": [{"clickLogs": []}] (object)')
+                     help="the last page carries a `next` to an empty page that carries one too (seen in real "
+                          "data); following it ends on an empty page without one")
+    api.add_argument("--empty-data-shape", choices=("list", "object"), default="object",
+                     help='empty page as "data": [{"clickLogs": []}] (object, as captured; the default) '
+                          'or "data": [] (list)')
     api.add_argument("--omit-pagination", action="store_true", help="no meta.pagination (all records in one answer)")
     api.add_argument("--keys-expired", action="store_true", help="API 1.0 calls answer 418 err_xdk_binding_expired")
     api.add_argument("--unlicensed", action="append", choices=ENDPOINT_KEYS, default=[], metavar="ENDPOINT",
@@ -102,7 +107,8 @@ def _config(args: argparse.Namespace):
     from mimecast_ttp.simulator import SimulatorConfig
 
     return SimulatorConfig(
-        seed=args.seed, volume=args.volume, malformed_share=args.malformed_share, rate_limit=args.rate_limit,
+        seed=args.seed, volume=args.volume, malformed_share=args.malformed_share,
+        non_object_records=args.non_object_records, rate_limit=args.rate_limit,
         page_size_max=args.page_size_max, page_size_default=min(100, args.page_size_max),
         client_id=args.client_id, client_secret=args.client_secret, access_key=args.access_key,
         secret_key=args.secret_key, app_id=args.app_id, app_key=args.app_key, token_ttl=args.token_ttl,

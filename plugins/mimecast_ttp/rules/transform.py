@@ -17,10 +17,10 @@ from typing import Any
 
 from mimecast_ttp.rules.alerts import AlertMaker, count_threats
 from mimecast_ttp.rules.spec import EndpointRules, default_rule_spec
-from mimecast_ttp.rules.storable import quarantine_item, unstorable_reason
+from mimecast_ttp.rules.storable import quarantine_item
 from mimecast_ttp.rules.threats import ThreatTable
 from mimecast_ttp.rules.timestamps import window_bounds
-from mimecast_ttp.rules.validation import readable_time, record_check
+from mimecast_ttp.rules.validation import OUTSIDE_WINDOW, judge_record, record_check
 from mimecast_ttp.rules.verdicts import verdict_key
 
 COUNT_NAMES = (
@@ -103,13 +103,10 @@ def transform_records(
     fetched = valid = outside = 0
     for record in records:
         fetched += 1
-        reason, event_time = check(record)
-        if reason is not None and start is not None:
-            event_time = readable_time(endpoint, record)
-        if start is not None and event_time is not None and not (start <= event_time < end):
+        reason, event_time = judge_record(check, endpoint, record, start, end)
+        if reason is OUTSIDE_WINDOW:
             outside += 1
             continue
-        reason = unstorable_reason(record) or reason
         if reason is not None:
             quarantined.append(quarantine_item(reason, record))
             by_reason[reason] = by_reason.get(reason, 0) + 1

@@ -230,6 +230,25 @@ def readable_time(endpoint: str, record: Any) -> str | None:
     return None
 
 
+OUTSIDE_WINDOW = "outside_window"  # what judge_record answers for a record of a neighbouring window
+
+
+def judge_record(check: RecordCheck, endpoint: str, record: Any, start: str | None,
+                 end: str | None) -> tuple[str | None, str | None]:
+    """``(verdict, event_time)`` of one record, in the module docstring's order.
+
+    The verdict is :data:`OUTSIDE_WINDOW` (a readable time outside ``[start, end)``, whatever else
+    is wrong), a quarantine reason, or ``None`` for a valid record in the window. ``start`` and
+    ``end`` are :func:`window_bounds` values, or both ``None`` for no window.
+    """
+    reason, event_time = check(record)
+    if reason is not None and start is not None:
+        event_time = readable_time(endpoint, record)
+    if start is not None and event_time is not None and not (start <= event_time < end):
+        return OUTSIDE_WINDOW, None
+    return unstorable_reason(record) or reason, event_time
+
+
 def validate_records(
     endpoint: str,
     records: Iterable[Any],
@@ -242,14 +261,10 @@ def validate_records(
     valid, quarantined, by_reason = result.valid, result.quarantined, result.quarantined_by_reason
     outside = 0
     for record in records:
-        reason, event_time = check(record)
-        if reason is not None and start is not None:
-            event_time = readable_time(endpoint, record)
-        if start is not None and event_time is not None and not (start <= event_time < end):
+        reason, _ = judge_record(check, endpoint, record, start, end)
+        if reason is OUTSIDE_WINDOW:
             outside += 1
-            continue
-        reason = unstorable_reason(record) or reason
-        if reason is not None:
+        elif reason is not None:
             quarantined.append(quarantine_item(reason, record))
             by_reason[reason] = by_reason.get(reason, 0) + 1
         else:

@@ -33,12 +33,14 @@ from mimecast_ttp.simulator.config import SimulatorConfig
 from mimecast_ttp.simulator.credentials import hmac_signature
 from mimecast_ttp.simulator.data import held_records
 from mimecast_ttp.simulator.faults import Faults
+from mimecast_ttp.simulator.login import LOGIN_PATH, IssuedKeys, login_route
 from mimecast_ttp.simulator.paging import (
     LogsQuery,
     RequestError,
     make_token,
     parse_date,
     parse_logs_request,
+    read_body,
     read_token,
     record_matches,
 )
@@ -51,9 +53,15 @@ _ERROR_CODES = {500: "err_internal_server_error", 502: "err_bad_gateway", 503: "
 
 
 def error_body(status: int, code: str, message: str, *, retryable: bool = False,
-               key: Any = None) -> dict[str, Any]:
-    """The documented failure envelope: ``fail[].errors[]`` with code, message and retryable."""
+               key: Any = None, flat: bool = False) -> dict[str, Any]:
+    """The documented failure envelope: ``fail[].errors[]`` with code, message and retryable.
+
+    ``flat``: the entry also carries ``code`` and ``message`` itself, as API 2.0's 401s do for the
+    published clients that read ``fail[0].code`` (``token_expired``) rather than ``errors[0]``.
+    """
     entry: dict[str, Any] = {"errors": [{"code": code, "message": message, "retryable": retryable}]}
+    if flat:
+        entry = {"code": code, "message": message, **entry}
     if key is not None:
         entry = {"key": key, **entry}
     return {"meta": {"status": status}, "data": [], "fail": [entry]}
@@ -109,6 +117,7 @@ class SimulatorState:
         self.faults = faults
         self.stats = stats
         self.bucket = TokenBucket(config.rate_limit)
+        self.issued_keys = IssuedKeys()  # API 1.0 keys handed out by the login API
         self._tokens: dict[str, tuple[int, float]] = {}  # token -> (fault generation, expires at)
         self._tokens_lock = threading.Lock()
         self._results: OrderedDict[tuple, list] = OrderedDict()
@@ -141,7 +150,8 @@ class SimulatorState:
         end, inclusive = query.end, config.to_inclusive
         if end > now:  # records are whole seconds: clipping at the second keeps the cache key stable
             end, inclusive = float(int(now)), True
-        key = (config.seed, config.volume, config.malformed_share, query.endpoint, query.start, end,
+        key = (config.seed, config.volume, config.malformed_share, config.non_object_records, query.endpoint,
+               query.start, end,
                inclusive, query.filters, query.oldest_first)
         with self._results_lock:
             cached = self._results.get(key)
@@ -167,7 +177,7 @@ def _authenticate(request: Request, state: SimulatorState) -> Response | None:
     if authorization.startswith("Bearer "):
         problem = state.token_problem(authorization[len("Bearer "):].strip())
         if problem:
-            return _fail(401, *problem)
+            return _fail(401, *problem, flat=True)
         return None
     if authorization.startswith("MC "):
         access_key, _, signature = authorization[3:].strip().partition(":")
@@ -176,12 +186,14 @@ def _authenticate(request: Request, state: SimulatorState) -> Response | None:
         if not (date and req_id and app_id and signature):
             return _v1_failure(401, "err_xdk_missing_header",
                                "x-mc-date, x-mc-req-id, x-mc-app-id and a signed Authorization are required")
-        if app_id != config.app_id or not hmac.compare_digest(access_key.encode(), config.access_key.encode()):
+        configured = hmac.compare_digest(access_key.encode(), config.access_key.encode())
+        secret_key = config.secret_key if configured else state.issued_keys.secret_of(access_key)
+        if app_id != config.app_id or secret_key is None:
             return _v1_failure(401, "err_xdk_invalid_signature", "0004 Invalid Signature")
-        expected = hmac_signature(config.secret_key, date, req_id, request.url.path, config.app_key)
+        expected = hmac_signature(secret_key, date, req_id, request.url.path, config.app_key)
         if not hmac.compare_digest(signature.encode(), expected.encode()):
             return _v1_failure(401, "err_xdk_invalid_signature", "0004 Invalid Signature")
-        if config.keys_expired:
+        if config.keys_expired and configured:  # keys from the login API are fresh
             return _v1_failure(418, "err_xdk_binding_expired", "The binding has expired; create new keys")
         return None
     return _fail(401, "unauthorized", "Authorization: Bearer <token> (API 2.0) or MC <key>:<sig> (API 1.0) is required")
@@ -211,8 +223,10 @@ def build_page(state: SimulatorState, query: LogsQuery, now: float) -> tuple[byt
         next_token = None
         if end < total:
             next_token = make_token(query, end)
-        elif config.empty_last_page_with_next:
-            next_token = make_token(query, total)
+        elif config.empty_last_page_with_next and offset <= total:
+            # the last page points at an empty page, which carries a `next` too (as captured); that
+            # one points past the end, where an empty page without `next` ends any client's paging
+            next_token = make_token(query, total if page else total + 1)
         pagination: dict[str, Any] = {"pageSize": query.page_size, "totalCount": total}
         if next_token:
             pagination["next"] = next_token
@@ -241,12 +255,10 @@ def _logs_route(endpoint_key: str):
         raw = await request.body()
         now = config.clock()
         try:
-            body = json.loads(raw) if raw else {}
-            query = parse_logs_request(endpoint_key, body, now=now, page_size_default=config.page_size_default,
-                                       page_size_max=config.page_size_max)
+            body = read_body(raw)
+            query = parse_logs_request(endpoint_key, body, now=now,
+                                       page_size_default=config.page_size_default, page_size_max=config.page_size_max)
             read_token(query)  # a bad token is a 400 before any fault
-        except json.JSONDecodeError as err:
-            return _fail(400, "err_validation_invalid_body", f"the request body is not JSON: {err.msg}")
         except RequestError as err:
             return _fail(400, err.code, str(err))
         for fault in state.faults.draw(endpoint_key):
@@ -336,7 +348,7 @@ async def health_route(request: Request) -> Response:
 def create_app(config: SimulatorConfig, faults: Faults, stats: SimulatorStats) -> Starlette:
     """The ASGI app for one simulator instance."""
     state = SimulatorState(config, faults, stats)
-    routes = [Route("/oauth/token", oauth_token, methods=["POST"])]
+    routes = [Route("/oauth/token", oauth_token, methods=["POST"]), Route(LOGIN_PATH, login_route, methods=["POST"])]
     routes += [Route(get_endpoint(key).path, _logs_route(key), methods=["POST"]) for key in ENDPOINT_KEYS]
     routes += [Route("/_simulator/ground-truth", ground_truth_route, methods=["GET"]),
                Route("/_simulator/stats", stats_route, methods=["GET"]),

@@ -19,7 +19,8 @@ EMPTY_DATA_SHAPES = ("list", "object")
 
 @dataclass
 class SimulatorConfig:
-    """A simulator scenario. Data depends only on ``seed``, ``volume`` and ``malformed_share``."""
+    """A simulator scenario. Data depends only on ``seed``, ``volume``, ``malformed_share`` and
+    ``non_object_records``."""
 
     seed: int = 1
     volume: int = 60  # records per endpoint per hour
@@ -33,12 +34,20 @@ class SimulatorConfig:
     secret_key: str = credentials.DEMO_SECRET_KEY
     app_id: str = credentials.DEMO_APP_ID
     app_key: str = credentials.DEMO_APP_KEY
+    user_name: str = credentials.DEMO_USER_NAME  # API 1.0 login, for fresh keys after a 418
+    user_password: str = credentials.DEMO_USER_PASSWORD
     token_ttl: int = 1799  # seconds, the `expires_in` of a 2.0 token
     reset_as_epoch: bool = False  # X-RateLimit-Reset as an epoch in ms instead of ms-from-now
     to_inclusive: bool = True  # a record exactly at `to` is served (the pessimistic reading)
     # quirks seen in real responses
-    empty_last_page_with_next: bool = False  # the last page has a `next` leading to an empty page
-    empty_data_shape: str = "list"  # empty page as "data": [] ("list") or [{"clickLogs": []}] ("object")
+    # The last page has a `next` leading to an empty page that carries a `next` too (as captured);
+    # that one leads past the end, to an empty page without one, so a client following `next` ends.
+    empty_last_page_with_next: bool = False
+    # An empty page as [{"clickLogs": []}] ("object", as captured from the real API) or "data": [] ("list").
+    empty_data_shape: str = "object"
+    # Values that are not objects (0, a string, a list) inside the log arrays: no capture shows them,
+    # and they crash published parsers, so they are off unless asked for.
+    non_object_records: bool = False
     omit_pagination: bool = False  # no meta.pagination at all (one page, everything in it)
     keys_expired: bool = False  # API 1.0 calls answer 418 err_xdk_binding_expired
     unlicensed: set[str] = field(default_factory=set)  # endpoint keys answering 403

@@ -26,6 +26,9 @@ DEMO_ACCESS_KEY = "simulator-access-key-0001"
 DEMO_SECRET_KEY = "bWltZWNhc3QtdHRwIHNpbXVsYXRvciBkZW1vIHNlY3JldCBrZXksIG5vdCBhIHJlYWwgb25l"
 DEMO_APP_ID = "5e1f7c2a-0d4b-4c8e-9a3f-51a7be0c0001"
 DEMO_APP_KEY = "7b2d9e40-6c1a-4f5b-8e3d-2a9c4f6b0002"
+# API 1.0 login (POST /api/login/login with Basic-Cloud), which published clients call for new keys on 418.
+DEMO_USER_NAME = "simulator-admin@example.com"
+DEMO_USER_PASSWORD = "simulator-login-password-not-a-real-one"
 
 
 def hmac_signature(secret_key: str, date: str, request_id: str, path: str, app_key: str) -> str:

@@ -256,9 +256,9 @@ _REQUIRED = {"attachment": ("date", "result", "recipientAddress"),
 _BAD_TIMES = ["2026-13-45T99:99:99+0000", "yesterday", "", "17/11/2024 20:16:00"]
 
 
-def _malform(rng: Random, endpoint: str, record: dict) -> Any:
-    """Break one record the way bad data arrives: missing field, bad time, wrong type, not an object."""
-    kind = int(rng.random() * 4)
+def _malform(rng: Random, endpoint: str, record: dict, non_objects: bool) -> Any:
+    """Break one record the way bad data arrives: missing field, bad time, wrong type (or not an object)."""
+    kind = int(rng.random() * (4 if non_objects else 3))
     if kind == 0:
         bad = dict(record)
         bad.pop(_pick(rng.random, _REQUIRED[endpoint]), None)
@@ -276,7 +276,8 @@ def _malform(rng: Random, endpoint: str, record: dict) -> Any:
     return _pick(rng.random, ["corrupted record", 0, ["not", "an", "object"]])
 
 
-def generate_hour(seed: int, endpoint: str, hour_start: int, volume: int, malformed_share: float) -> HourBucket:
+def generate_hour(seed: int, endpoint: str, hour_start: int, volume: int, malformed_share: float,
+                  non_objects: bool = False) -> HourBucket:
     """All records of ``endpoint`` whose true time falls in ``[hour_start, hour_start + 3600)``."""
     if hour_start % HOUR:
         raise ValueError(f"hour_start {hour_start} is not on an hour boundary")
@@ -290,7 +291,7 @@ def generate_hour(seed: int, endpoint: str, hour_start: int, volume: int, malfor
     for offset, record in entries:
         record[time_field] = prefix + _CLOCK_SUFFIX[offset]
         if malformed_share and rnd() < malformed_share:
-            record = _malform(rng, endpoint, record)
+            record = _malform(rng, endpoint, record, non_objects)
         times.append(hour_start + offset)
         records.append(record)
     return HourBucket(times, records)
@@ -305,14 +306,15 @@ class _BucketCache:
         self._held = 0
         self._lock = threading.Lock()
 
-    def get(self, seed: int, endpoint: str, hour_start: int, volume: int, malformed_share: float) -> HourBucket:
-        key = (seed, endpoint, hour_start, volume, malformed_share)
+    def get(self, seed: int, endpoint: str, hour_start: int, volume: int, malformed_share: float,
+            non_objects: bool = False) -> HourBucket:
+        key = (seed, endpoint, hour_start, volume, malformed_share, non_objects)
         with self._lock:  # one generator at a time: two threads never build the same hour twice
             bucket = self._buckets.get(key)
             if bucket is not None:
                 self._buckets.move_to_end(key)
                 return bucket
-            bucket = generate_hour(seed, endpoint, hour_start, volume, malformed_share)
+            bucket = generate_hour(seed, endpoint, hour_start, volume, malformed_share, non_objects)
             self._buckets[key] = bucket
             self._held += len(bucket.records)
             while self._held > self.max_records and len(self._buckets) > 1:
@@ -341,7 +343,8 @@ def held_records(config, endpoint: str, start: float, end: float, *, end_inclusi
         return out
     hour = int(start // HOUR) * HOUR
     while hour <= end:
-        bucket = BUCKETS.get(config.seed, endpoint, hour, config.volume, config.malformed_share)
+        bucket = BUCKETS.get(config.seed, endpoint, hour, config.volume, config.malformed_share,
+                             config.non_object_records)
         lo = bisect_left(bucket.times, start)
         hi = bisect_right(bucket.times, end) if end_inclusive else bisect_left(bucket.times, end)
         if encoded:

@@ -192,9 +192,10 @@ def test_5xx_bursts_are_retried(monkeypatch, simulator_factory, tmp_path):
 def test_a_read_timeout_is_retried(monkeypatch, simulator_factory, tmp_path):
     server = simulator_factory(volume=60, malformed_share=0)
     conn = demo_connection(server.url)
-    conn["extra"] = {"timeout": 0.3}
+    # A timeout far above a normal answer even on a loaded machine, and a slow answer far above it.
+    conn["extra"] = {"timeout": 2.0}
     monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", json.dumps(conn))
-    server.faults.slow(seconds=1.0, count=1, endpoint="url")
+    server.faults.slow(seconds=5.0, count=1, endpoint="url")
     manifest = extract_window(new_hook(), "url", START, END, tmp_path.as_uri())
     assert_window_complete(manifest, server)
     assert manifest["retries"] == 1

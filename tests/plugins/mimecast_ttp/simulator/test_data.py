@@ -98,7 +98,7 @@ def test_url_variety_seen_in_real_data():
 @pytest.mark.parametrize("endpoint", ENDPOINT_KEYS)
 def test_malformed_records_of_every_kind(endpoint):
     field = get_endpoint(endpoint).time_field
-    records = _day(endpoint, malformed_share=0.2)
+    records = _day(endpoint, malformed_share=0.2, non_object_records=True)
     not_objects = [r for r in records if not isinstance(r, dict)]
     objects = [r for r in records if isinstance(r, dict)]
     bad_time = [r for r in objects if field in r and not TIMESTAMP.match(str(r[field]))]
@@ -112,6 +112,12 @@ def test_malformed_records_of_every_kind(endpoint):
     assert len(clean) == len(records)
     share = sum(1 for bad, good in zip(records, clean, strict=True) if bad != good) / len(records)
     assert 0.1 < share < 0.3
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINT_KEYS)
+def test_values_that_are_not_objects_only_behind_their_switch(endpoint):
+    assert all(isinstance(r, dict) for r in _day(endpoint, malformed_share=0.3))
+    assert any(not isinstance(r, dict) for r in _day(endpoint, malformed_share=0.3, non_object_records=True))
 
 
 def test_no_malformed_records_at_share_zero():

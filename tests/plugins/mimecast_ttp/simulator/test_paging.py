@@ -183,7 +183,7 @@ def test_future_events_are_not_held_yet(simulator_factory, now):
     assert ground_truth(later, "url", now + SECOND, now + timedelta(hours=3)) != []  # there are records to hold back
     assert ground_truth(server.config, "url", now + SECOND, now + timedelta(hours=3)) == []
     body = ReferenceClient(server.url).post_logs("url", logs_body(now + SECOND, now + timedelta(hours=3))).json()
-    assert body["data"] == [] and body["meta"]["pagination"]["totalCount"] == 0
+    assert body["data"] == [{"clickLogs": []}] and body["meta"]["pagination"]["totalCount"] == 0
 
 
 @settings(max_examples=25, deadline=None)
