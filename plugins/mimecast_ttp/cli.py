@@ -16,6 +16,7 @@ COMMANDS = {
     "transform": "Turn get-logs records into alerts (JSON lines) with the product's rules.",
     "fetch": "Extract one endpoint's window through a Mimecast connection.",
     "stats": "Show recent run statistics from the alert store.",
+    "report": "Report coverage, gaps, freshness, volume, quality and alerts; --check for monitoring.",
 }
 
 

@@ -38,6 +38,8 @@ class Settings:
     max_pages: int
     task_retries: int
     max_window: timedelta
+    max_lag: timedelta
+    max_quarantine_rate: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,6 +66,8 @@ class Settings:
             max_pages=int(_number(get, "MAX_PAGES", "10000", integer=True, minimum=1)),
             task_retries=int(_number(get, "TASK_RETRIES", "4", integer=True, maximum=100)),
             max_window=timedelta(days=_number(get, "MAX_WINDOW_DAYS", "31", minimum=1, maximum=3650)),
+            max_lag=_minutes(get, "MAX_LAG_MINUTES", "120", maximum=10**6),
+            max_quarantine_rate=_number(get, "MAX_QUARANTINE_RATE", "0.05", maximum=1),
         )
 
 
