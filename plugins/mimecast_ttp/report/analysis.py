@@ -204,10 +204,14 @@ def endpoint_report(frames, windows: pd.DataFrame, endpoint: str, as_of: pd.Time
 def checks(endpoints: dict[str, dict], thresholds: Thresholds) -> list[dict]:
     """The pass/fail checks, each naming what failed and, where there is one, the command that fixes it."""
     results = []
-    gaps = [(endpoint, gap) for endpoint, report in endpoints.items() for gap in report["gaps"]]
+    gaps: dict[tuple, list[str]] = {}  # one backfill loads every endpoint: a gap they share is one line
+    for endpoint, report in endpoints.items():
+        for gap in report["gaps"]:
+            gaps.setdefault((gap["start"], gap["end"], gap["windows"], gap["backfill"]), []).append(endpoint)
     results.append({"name": "coverage", "status": "fail" if gaps else "pass", "detail": "; ".join(
-        f"{endpoint}: {gap['windows']} window(s) missing [{gap['start']}, {gap['end']}): run `{gap['backfill']}`"
-        for endpoint, gap in gaps) or "every schedule window of the period is loaded (or not licensed)"})
+        f"{windows} window(s) missing [{start}, {end}) for {', '.join(names)}: run `{backfill}`"
+        for (start, end, windows, backfill), names in gaps.items())
+        or "every schedule window of the period is loaded (or not licensed)"})
     stale = {endpoint: report["lag_seconds"] for endpoint, report in endpoints.items()
              if report["windows_not_licensed"] < report["windows_expected"]
              and (report["lag_seconds"] is None or report["lag_seconds"] > thresholds.max_lag.total_seconds())}

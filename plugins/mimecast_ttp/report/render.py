@@ -11,12 +11,14 @@ from __future__ import annotations
 import html
 import io
 import json
+import textwrap
 
 import pandas as pd
 
 from mimecast_ttp.endpoints import ENDPOINT_KEYS
 from mimecast_ttp.report.analysis import public
 
+WIDTH = 100  # the text report fits a terminal
 STATE_COLOURS = {"loaded": "#2e7d32", "not_licensed": "#9e9e9e", "failed": "#c62828", "missing": "#ef6c00"}
 
 
@@ -37,11 +39,9 @@ def as_text(report: dict) -> str:
                      f"{e['api']['rate_limit_waits']:>6}{e['api']['retries']:>8}{len(e['anomalies']):>8}")
     lines.append("")
     for check in report["checks"]:
-        lines.append(f"[{check['status'].upper()}] {check['name']}: {check['detail']}")
-    gaps = [(endpoint, gap) for endpoint in ENDPOINT_KEYS for gap in report["endpoints"][endpoint]["gaps"]]
-    if gaps:
-        lines += ["", "gaps, and the command that fills each:"]
-        lines += [f"  {endpoint} [{gap['start']}, {gap['end']}):\n    {gap['backfill']}" for endpoint, gap in gaps]
+        for part in check["detail"].split("; "):
+            lines += textwrap.wrap(f"[{check['status'].upper()}] {check['name']}: {part}", width=WIDTH,
+                                   subsequent_indent="    ", break_on_hyphens=False)
     return "\n".join(lines)
 
 
@@ -51,7 +51,7 @@ def _duration(seconds: float) -> str:
 
 def _svg(figure) -> str:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})  # the same data, the same page
     import matplotlib.pyplot as plt
 
     plt.close(figure)
