@@ -128,7 +128,7 @@ def as_html(report: dict) -> str:
         "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}"
         "th:first-child,td:first-child{text-align:left}.pass{color:#2e7d32}.fail{color:#c62828;font-weight:bold}"
-        "code{background:#f4f4f4;padding:.1em .3em}figure{margin:1.5em 0}svg{max-width:100%;height:auto}"
+        "code{background:#f4f4f4;padding:.1em .3em}td{white-space:nowrap}table{font-size:90%}figure{margin:1.5em 0}svg{max-width:100%;height:auto}"
         "@media print{figure{break-inside:avoid}}</style></head><body>",
         f"<h1>Mimecast TTP report</h1><p>{escape(period['start'])} .. {escape(period['end'])}, schedule "
         f"<code>{escape(period['schedule'])}</code>, as of {escape(period['as_of'])}</p>",
