@@ -147,12 +147,15 @@ def map_alerts(report: dict) -> dict:
 @task(multiple_outputs=False, outlets=[ALERTS_ASSET], map_index_template="{{ endpoint }}")
 def load(report: dict, run_id: str | None = None, outlet_events=None) -> dict:
     """Upsert the window's alerts and replace its quarantine and statistics, in one transaction."""
+    from mimecast_ttp.metrics import emit_window_metrics
     from mimecast_ttp.pipeline import load_step
     from mimecast_ttp.store import AlertStore
 
     _name_mapped_instance(report["endpoint"])
     store = AlertStore.from_airflow(SETTINGS.alerts_conn_id, default_sqlite_path=SETTINGS.data_dir / "alerts.db")
     stats = load_step(report, store, run_id)
+    if stats.get("status") == "loaded":
+        emit_window_metrics(report["endpoint"], stats, datetime.now(UTC))
     outlet_events[ALERTS_ASSET].extra = {"endpoint": report["endpoint"], **_json_safe(stats)}
     print(f"loaded {report['endpoint']} into {store.location}: {stats}")
     return _json_safe(stats)
