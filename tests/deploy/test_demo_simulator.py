@@ -61,7 +61,7 @@ def test_demo_service_registers_the_connection_and_serves(airflow_env: dict[str,
                              env=airflow_env, capture_output=True, text=True, check=True, timeout=120)
         [conn] = json.loads(got.stdout)
         assert (conn["conn_type"], conn["host"], int(conn["port"]), conn["login"]) == (
-            "http", "127.0.0.1", port, DEMO_CLIENT_ID)
+            "mimecast", "127.0.0.1", port, DEMO_CLIENT_ID)
     finally:
         os.killpg(service.pid, signal.SIGTERM)
         service.wait(timeout=30)

@@ -148,7 +148,7 @@ def test_compose_configuration_runs_the_dag_on_postgresql(
         assert services.api("GET", "/pools/mimecast_api")["slots"] == 2
         mimecast = services.api("GET", "/connections/mimecast_default")
         assert (mimecast["conn_type"], mimecast["host"], mimecast["port"]) == (
-            "http", "127.0.0.1", simulator.port)
+            "mimecast", "127.0.0.1", simulator.port)
         assert services.api("GET", "/connections/mimecast_alerts_db")["schema"] == alerts_db
 
         # The compose health checks pass against the running services.

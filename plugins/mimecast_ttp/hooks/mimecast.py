@@ -183,12 +183,12 @@ class MimecastConnectionConfig:
     @classmethod
     def from_connection(cls, conn: Any) -> MimecastConnectionConfig:
         conn_id = conn.conn_id
-        extra = conn.extra_dejson or {}
+        extra = mimecast_extras(conn.extra_dejson or {})
 
         def fail(message: str) -> MimecastConfigurationError:
             return MimecastConfigurationError(f"connection {conn_id!r}: {message}")
 
-        api_version = _api_version(extra.get("api_version", "2"), fail)
+        api_version = _api_version(extra.get("api_version") or "2", fail)
         login = (conn.login or "").strip()
         password = (conn.password or "").strip()
         what = ("client id", "client secret") if api_version == 2 else ("access key", "secret key")
@@ -212,9 +212,9 @@ class MimecastConnectionConfig:
             conn_id=conn_id,
             api_version=api_version,
             base_url=_base_url(conn, api_version, fail),
-            page_size=_page_size(extra.get("page_size", DEFAULT_PAGE_SIZE), fail),
-            timeout=_positive_number(extra.get("timeout", DEFAULT_TIMEOUT_SECONDS), "timeout", fail),
-            verify=_verify(extra.get("verify", True), fail),
+            page_size=_page_size(_given(extra.get("page_size"), DEFAULT_PAGE_SIZE), fail),
+            timeout=_positive_number(_given(extra.get("timeout"), DEFAULT_TIMEOUT_SECONDS), "timeout", fail),
+            verify=_verify(_given(extra.get("verify"), True), fail),
             login=login,
             password=password,
             app_id=app_id,
@@ -265,6 +265,23 @@ def _is_loopback(hostname: str) -> bool:
         return ipaddress.ip_address(hostname).is_loopback
     except ValueError:
         return False
+
+
+FORM_PREFIX = "extra__mimecast__"  # how older Airflow UIs store a connection form's own fields
+
+
+def mimecast_extras(extra: dict[str, Any]) -> dict[str, Any]:
+    """The connection's extras with the form's prefixed names (``extra__mimecast__app_id``) made plain."""
+    plain = {k: v for k, v in extra.items() if not k.startswith(FORM_PREFIX)}
+    for key, value in extra.items():
+        if key.startswith(FORM_PREFIX) and value not in (None, ""):
+            plain.setdefault(key[len(FORM_PREFIX):], value)
+    return plain
+
+
+def _given(value: Any, default: Any) -> Any:
+    """A form leaves fields it has no value for empty, not absent: those take the default."""
+    return default if value is None or (isinstance(value, str) and not value.strip()) else value
 
 
 def _page_size(value: Any, fail: Callable[[str], MimecastConfigurationError]) -> int:
@@ -483,7 +500,7 @@ class MimecastHook(HttpHook):
 
     conn_name_attr = "mimecast_conn_id"
     default_conn_name = "mimecast_default"
-    conn_type = "http"
+    conn_type = "mimecast"  # the provider's own type (mimecast_ttp.provider); "http" connections work too
     hook_name = "Mimecast"
 
     def __init__(
@@ -576,7 +593,7 @@ class MimecastHook(HttpHook):
     def _configure_session_from_extra(self, session: requests.Session, connection: Any,
                                       extra_options: dict[str, Any]) -> requests.Session:
         # HttpHook sends every extra it does not know as a header; ours are settings (app_key a secret).
-        others = {k: v for k, v in connection.extra_dejson.items() if k not in MIMECAST_EXTRAS}
+        others = {k: v for k, v in mimecast_extras(connection.extra_dejson).items() if k not in MIMECAST_EXTRAS}
         cleaned = attrs.evolve(connection, extra=json.dumps(others))
         return super()._configure_session_from_extra(session, cleaned, extra_options)
 

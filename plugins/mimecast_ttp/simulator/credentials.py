@@ -62,7 +62,7 @@ def demo_connection(
     if version not in ("1", "2"):
         raise ValueError(f"api_version must be 1 or 2, not {api_version!r}")
     conn: dict[str, Any] = {
-        "conn_type": "http",
+        "conn_type": "mimecast",
         "host": parts.hostname,
         "schema": parts.scheme,
         "port": parts.port,
