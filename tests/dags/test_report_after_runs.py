@@ -47,8 +47,9 @@ def test_a_missing_hour_is_a_gap_with_its_backfill_and_checks_pass_once_it_is_lo
     for endpoint in ENDPOINT_KEYS:
         e = report["endpoints"][endpoint]
         assert (e["windows_expected"], e["windows_loaded"], e["windows_missing"]) == (3, 2, 1)
-        [gap] = e["gaps"]
-        assert (gap["start"], gap["end"]) == ("2026-11-26T10:00:00Z", "2026-11-26T11:00:00Z")
+        assert e["gaps"] == [["2026-11-26T10:00:00Z", "2026-11-26T11:00:00Z"]]
+        [gap] = e["gap_details"]
+        assert (gap["start"], gap["end"], gap["windows"]) == ("2026-11-26T10:00:00Z", "2026-11-26T11:00:00Z", 1)
         assert gap["backfill"] == ("airflow backfill create --dag-id mimecast_ttp_alerts --from-date "
                                    "2026-11-26T10:00:00 --to-date 2026-11-26T10:00:00 --reprocess-behavior failed")
         assert e["alerts"] == stored[endpoint] > 0

@@ -80,7 +80,8 @@ def coverage(stats: pd.DataFrame, windows: pd.DataFrame, endpoint: str) -> dict:
         "windows_not_licensed": int(unlicensed.sum()),
         "windows_failed": int(failed.sum()),
         "windows_missing": int(missing.sum()),
-        "gaps": [
+        "gaps": [[_iso(gap.start), _iso(gap.end)] for gap in gaps.itertuples()],  # [start, end) pairs
+        "gap_details": [
             {"start": _iso(gap.start), "end": _iso(gap.end), "windows": int(gap.windows),
              "backfill": backfill_command(gap.start, gap.last_start)}
             for gap in gaps.itertuples()
@@ -206,7 +207,7 @@ def checks(endpoints: dict[str, dict], thresholds: Thresholds) -> list[dict]:
     results = []
     gaps: dict[tuple, list[str]] = {}  # one backfill loads every endpoint: a gap they share is one line
     for endpoint, report in endpoints.items():
-        for gap in report["gaps"]:
+        for gap in report["gap_details"]:
             gaps.setdefault((gap["start"], gap["end"], gap["windows"], gap["backfill"]), []).append(endpoint)
     results.append({"name": "coverage", "status": "fail" if gaps else "pass", "detail": "; ".join(
         f"{windows} window(s) missing [{start}, {end}) for {', '.join(names)}: run `{backfill}`"

@@ -150,7 +150,7 @@ def as_html(report: dict) -> str:
             f"<td>{_duration(delay['p50']) if delay else '-'} / {_duration(delay['p90']) if delay else '-'}</td>"
             f"<td>{e['api']['rate_limit_waits']}</td><td>{e['api']['retries']}</td><td>{len(e['anomalies'])}</td></tr>")
     parts.append("</table>")
-    gaps = [(endpoint, gap) for endpoint in ENDPOINT_KEYS for gap in report["endpoints"][endpoint]["gaps"]]
+    gaps = [(endpoint, gap) for endpoint in ENDPOINT_KEYS for gap in report["endpoints"][endpoint]["gap_details"]]
     if gaps:
         parts.append("<h2>Gaps</h2><ul>")
         parts += [f"<li>{endpoint} [{escape(g['start'])}, {escape(g['end'])}), {g['windows']} window(s): "
