@@ -1,4 +1,5 @@
-"""Airflow hooks of the package: the Mimecast API client lives in :mod:`mimecast_ttp.hooks.mimecast`."""
+"""Airflow hooks of the package: the Mimecast API client (:mod:`mimecast_ttp.hooks.mimecast`), its
+connection (:mod:`~mimecast_ttp.hooks.connection`) and its errors (:mod:`~mimecast_ttp.hooks.errors`)."""
 
 from __future__ import annotations
 

@@ -17,10 +17,8 @@ codes are judged here, because ``HttpHook.check_response`` drops the rate-limit 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
-import ipaddress
 import json
 import math
 import ssl
@@ -37,104 +35,43 @@ import attrs
 import requests
 import tenacity
 from airflow.providers.http.hooks.http import HttpHook
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.sdk.log import mask_secret
 from requests.auth import AuthBase
 
 from mimecast_ttp.endpoints import ENDPOINT_KEYS, Endpoint, get_endpoint
+from mimecast_ttp.hooks.connection import (  # noqa: F401  (re-exported: the hook's public names)
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_TIMEOUT_SECONDS,
+    GLOBAL_API2_URL,
+    MAX_PAGE_SIZE,
+    MIMECAST_EXTRAS,
+    MimecastConnectionConfig,
+    mimecast_extras,
+)
+from mimecast_ttp.hooks.errors import (  # noqa: F401  (re-exported: the hook's public names)
+    MimecastAuthError,
+    MimecastConfigurationError,
+    MimecastEndpointNotLicensed,
+    MimecastError,
+    MimecastKeysExpired,
+    MimecastPagingError,
+    MimecastRateLimitExceeded,
+    MimecastRedirectRefused,
+    MimecastResponseError,
+    MimecastRetryableError,
+    MimecastTLSError,
+    MimecastUnreadablePage,
+    _TransientFailure,
+    _UnreadableBody,
+)
 from mimecast_ttp.json_lines import TooDeeplyNested, loads
 
-GLOBAL_API2_URL = "https://api.services.mimecast.com"
 TOKEN_PATH = "/oauth/token"
 REQUEST_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S+0000"
-DEFAULT_PAGE_SIZE = 500
-MAX_PAGE_SIZE = 1000  # the most any client of these endpoints is seen asking for; the DAG param's bound too
-DEFAULT_TIMEOUT_SECONDS = 60.0
-# Settings of ours that live in the connection's extra: HttpHook would send them as headers.
-MIMECAST_EXTRAS = frozenset({"api_version", "page_size", "timeout", "verify", "app_id", "app_key"})
 # A 429 whose reset has already passed (or says 0) still waits this long, so a stream of them
 # cannot spin; the budget then bounds how many there can be.
 MIN_RATE_LIMIT_WAIT_SECONDS = 0.05
 TRANSIENT_STATUSES = frozenset({408, 425, 500, 502, 503, 504, 509})
-
-
-# --------------------------------------------------------------------------------------- errors
-
-
-class MimecastError(AirflowException):
-    """Base of every error the hook raises. Messages name the endpoint and status, never a credential."""
-
-    def __init__(self, message: str, *, path: str | None = None, status: int | None = None,
-                 codes: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.path = path
-        self.status = status
-        self.codes = codes
-
-
-class MimecastConfigurationError(MimecastError, AirflowFailException, ValueError):
-    """The connection holds a value the hook cannot use; retrying will not fix it."""
-
-
-class MimecastRetryableError(MimecastError):
-    """Transient trouble that outlasted the hook's own retries: the task's retry should take over."""
-
-
-class MimecastRateLimitExceeded(MimecastRetryableError):
-    """429s asked for more waiting than the window's rate-limit budget allows."""
-
-
-class MimecastResponseError(MimecastError):
-    """The API answered something unusable that repeating the request will not change."""
-
-
-class MimecastUnreadablePage(MimecastResponseError, AirflowFailException):
-    """A page stayed unreadable (not JSON, nested too deeply, not an envelope) through every attempt.
-
-    Not retried by the task: the hook has already asked again; a page that cannot be split into
-    records cannot be partly loaded either, so the window fails with the page named.
-    """
-
-
-class MimecastRedirectRefused(MimecastResponseError, AirflowFailException):
-    """The API answered a redirect. The hook follows none: a redirect would carry the client secret
-    (token call) or the signed request to another origin, and an empty page from there would pass
-    for a quiet window."""
-
-
-class MimecastTLSError(MimecastError, AirflowFailException):
-    """The server's certificate did not verify; retrying cannot fix it, the connection's ``verify`` can."""
-
-
-class MimecastPagingError(MimecastResponseError):
-    """Paging does not converge: a page token came back twice, or the page budget ran out."""
-
-
-class MimecastAuthError(MimecastError, AirflowFailException):
-    """The API refused the credentials (a 401 even after a freshly minted token, a bad 1.0 signature).
-
-    Not retried: wrong or revoked credentials are the operator's to fix, and retrying only burns quota.
-    """
-
-
-class MimecastKeysExpired(MimecastAuthError, AirflowFailException):
-    """API 1.0 answered 418: the keys' binding expired. Only new keys help, so the task must not retry."""
-
-
-class MimecastEndpointNotLicensed(MimecastError, AirflowFailException):
-    """403: the account is not licensed or not permitted for this endpoint; the others may still load."""
-
-
-class _TransientFailure(Exception):
-    """One attempt failed in a way another attempt may not (5xx, unreadable body, retryable ``fail``)."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class _UnreadableBody(_TransientFailure):
-    """The body of one attempt could not be read as a get-logs page; asked again, then fatal."""
 
 
 # --------------------------------------------------------------------------------------- values
@@ -163,155 +100,6 @@ class CallStats:
 
     def snapshot(self) -> dict[str, float]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class MimecastConnectionConfig:
-    """The connection, checked once. Secrets are left out of ``repr`` so a log of this object is safe."""
-
-    conn_id: str
-    api_version: int
-    base_url: str
-    page_size: int
-    timeout: float
-    verify: bool | str
-    login: str = field(repr=False)
-    password: str = field(repr=False)
-    app_id: str | None = field(default=None, repr=False)
-    app_key: str | None = field(default=None, repr=False)
-
-    @classmethod
-    def from_connection(cls, conn: Any) -> MimecastConnectionConfig:
-        conn_id = conn.conn_id
-        extra = mimecast_extras(conn.extra_dejson or {})
-
-        def fail(message: str) -> MimecastConfigurationError:
-            return MimecastConfigurationError(f"connection {conn_id!r}: {message}")
-
-        api_version = _api_version(extra.get("api_version") or "2", fail)
-        login = (conn.login or "").strip()
-        password = (conn.password or "").strip()
-        what = ("client id", "client secret") if api_version == 2 else ("access key", "secret key")
-        if not login:
-            raise fail(f"login (the API {api_version}.0 {what[0]}) is empty")
-        if not password:
-            raise fail(f"password (the API {api_version}.0 {what[1]}) is empty")
-        app_id = app_key = None
-        if api_version == 1:
-            app_id = str(extra.get("app_id") or "").strip()
-            app_key = str(extra.get("app_key") or "").strip()
-            if not app_id:
-                raise fail("extra app_id (the API 1.0 application id) is required when api_version is 1")
-            if not app_key:
-                raise fail("extra app_key (the API 1.0 application key) is required when api_version is 1")
-            try:
-                base64.b64decode(password, validate=True)
-            except (binascii.Error, ValueError):
-                raise fail("password (the API 1.0 secret key) is not valid base64") from None
-        return cls(
-            conn_id=conn_id,
-            api_version=api_version,
-            base_url=_base_url(conn, api_version, fail),
-            page_size=_page_size(_given(extra.get("page_size"), DEFAULT_PAGE_SIZE), fail),
-            timeout=_positive_number(_given(extra.get("timeout"), DEFAULT_TIMEOUT_SECONDS), "timeout", fail),
-            verify=_verify(_given(extra.get("verify"), True), fail),
-            login=login,
-            password=password,
-            app_id=app_id,
-            app_key=app_key,
-        )
-
-
-def _api_version(value: Any, fail: Callable[[str], MimecastConfigurationError]) -> int:
-    text = str(value).strip().lower().removeprefix("v")
-    if text in {"2", "2.0"}:
-        return 2
-    if text in {"1", "1.0"}:
-        return 1
-    raise fail(f"extra api_version={value!r} must be \"2\" (OAuth, the default) or \"1\" (HMAC keys)")
-
-
-def _base_url(conn: Any, api_version: int, fail: Callable[[str], MimecastConfigurationError]) -> str:
-    host = (conn.host or "").strip()
-    if not host:
-        if api_version == 1:
-            raise fail("host is empty: API 1.0 needs your region's host, e.g. https://eu-api.mimecast.com")
-        host = GLOBAL_API2_URL
-    url = host if "://" in host else f"{(conn.schema or 'https').strip().lower()}://{host}"
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in {"http", "https"}:
-        raise fail(f"host/schema give scheme {scheme!r}; use https")
-    if not parts.hostname:
-        raise fail(f"host={conn.host!r} has no host name")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise fail("host must be a plain base URL (no credentials, query or fragment)")
-    if scheme == "http" and not _is_loopback(parts.hostname):
-        raise fail(f"plain http:// to {parts.hostname} is refused; use https (http is for loopback only)")
-    try:
-        port = parts.port or conn.port
-    except ValueError:
-        raise fail(f"host={conn.host!r} has an invalid port") from None
-    netloc = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    if port:
-        netloc = f"{netloc}:{int(port)}"
-    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
-
-
-def _is_loopback(hostname: str) -> bool:
-    if hostname.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
-
-
-FORM_PREFIX = "extra__mimecast__"  # how older Airflow UIs store a connection form's own fields
-
-
-def mimecast_extras(extra: dict[str, Any]) -> dict[str, Any]:
-    """The connection's extras with the form's prefixed names (``extra__mimecast__app_id``) made plain."""
-    plain = {k: v for k, v in extra.items() if not k.startswith(FORM_PREFIX)}
-    for key, value in extra.items():
-        if key.startswith(FORM_PREFIX) and value not in (None, ""):
-            plain.setdefault(key[len(FORM_PREFIX):], value)
-    return plain
-
-
-def _given(value: Any, default: Any) -> Any:
-    """A form leaves fields it has no value for empty, not absent: those take the default."""
-    return default if value is None or (isinstance(value, str) and not value.strip()) else value
-
-
-def _page_size(value: Any, fail: Callable[[str], MimecastConfigurationError]) -> int:
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
-        raise fail(f"extra page_size={value!r} is not a whole number from 1 to {MAX_PAGE_SIZE}")
-    return int(text)
-
-
-def _positive_number(value: Any, name: str, fail: Callable[[str], MimecastConfigurationError]) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
-        raise fail(f"extra {name}={value!r} is not a number of seconds > 0")
-    return number
-
-
-def _verify(value: Any, fail: Callable[[str], MimecastConfigurationError]) -> bool | str:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip()
-    if text.lower() in {"true", "1", "yes", "on"}:
-        return True
-    if text.lower() in {"false", "0", "no", "off"}:
-        return False
-    if text.startswith("/"):
-        return text  # a CA bundle, as requests understands ``verify``
-    raise fail(f"extra verify={value!r} must be true, false or the path of a CA bundle")
 
 
 # -------------------------------------------------------------------------------- pure helpers
