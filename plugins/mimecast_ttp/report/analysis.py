@@ -112,7 +112,11 @@ def freshness(stats: pd.DataFrame, alerts: pd.DataFrame, endpoint: str, as_of: p
 def volume(stats: pd.DataFrame, endpoint: str, thresholds: Thresholds) -> pd.DataFrame:
     """Per loaded window: records fetched, alerts, and whether it is an anomaly (and why)."""
     rows = stats[(stats["endpoint"] == endpoint) & (stats["status"] == "loaded")].sort_values("window_start")
-    series = rows.set_index("window_start")[["window_end", "records_fetched", "alerts"]].copy()
+    series = rows.set_index("window_start")[["window_end", "records_fetched", "alerts", "quarantined",
+                                             "clean_dropped"]].copy()
+    fetched_or_one = series["records_fetched"].where(series["records_fetched"] > 0, 1)
+    series["quarantine_rate"] = series["quarantined"] / fetched_or_one
+    series["clean_share"] = series["clean_dropped"] / fetched_or_one
     fetched = series["records_fetched"].astype(float)
     trailing = fetched.rolling(thresholds.trailing_windows, min_periods=thresholds.min_history)
     median = trailing.median().shift()

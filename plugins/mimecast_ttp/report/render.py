@@ -2,7 +2,7 @@
 
 Charts are matplotlib figures rendered to SVG and embedded in the page (no network, no files
 beside it), so the page opens offline, prints, and can be mailed: coverage per endpoint, records
-fetched per window with the anomaly band, quarantine rate by reason, API health, alerts per day
+fetched per window with the anomaly band, quality over time, quarantine rate by reason, API health, alerts per day
 by MITRE threat.
 """
 
@@ -92,6 +92,16 @@ def charts(report: dict) -> dict[str, str]:
         axis.set_ylabel(endpoint)
     axes[0].legend(loc="upper left", ncol=4, fontsize="small", frameon=False)
     out["Volume per window"] = _svg(figure)
+
+    figure, axis = plt.subplots(figsize=(10, 3))
+    for endpoint in ENDPOINT_KEYS:
+        series = endpoints[endpoint]["_volume"]
+        if len(series):
+            axis.plot(series.index, series["quarantine_rate"], marker=".", label=f"{endpoint}: quarantined")
+            axis.plot(series.index, series["clean_share"], marker=".", linestyle="--", label=f"{endpoint}: clean/safe")
+    axis.set_ylabel("share of records fetched")
+    axis.legend(fontsize="small", frameon=False, ncol=3)
+    out["Quality over time: quarantined and clean/safe shares per window"] = _svg(figure)
 
     figure, axis = plt.subplots(figsize=(10, 3))
     rates = pd.DataFrame({endpoint: pd.Series(endpoints[endpoint]["quarantined_by_reason"], dtype=float)
