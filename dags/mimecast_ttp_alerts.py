@@ -101,7 +101,7 @@ def extract(endpoint: str, window: dict, params: dict | None = None) -> dict:
     """
     from mimecast_ttp.extract import extract_window
     from mimecast_ttp.hooks.mimecast import MimecastEndpointNotLicensed, MimecastHook
-    from mimecast_ttp.pipeline import extracted_report, not_licensed_report
+    from mimecast_ttp.pipeline import extracted_report, not_licensed_report, step_summary
     from mimecast_ttp.windows import Window
 
     _name_mapped_instance(endpoint)
@@ -114,41 +114,49 @@ def extract(endpoint: str, window: dict, params: dict | None = None) -> dict:
     except MimecastEndpointNotLicensed as err:
         print(f"WARNING endpoint {endpoint} is not licensed for this tenant (HTTP 403): {err}")
         return not_licensed_report(endpoint, resolved, started_at, str(err))
-    return extracted_report(manifest, resolved, started_at)
+    report = extracted_report(manifest, resolved, started_at)
+    print(step_summary(report, "extract"))
+    return report
 
 
 @task(multiple_outputs=False, map_index_template="{{ endpoint }}")
 def validate(report: dict) -> dict:
     """Quarantine malformed records, with a machine-readable reason each."""
-    from mimecast_ttp.pipeline import validate_step
+    from mimecast_ttp.pipeline import step_summary, validate_step
 
     _name_mapped_instance(report["endpoint"])
-    return validate_step(report)
+    report = validate_step(report)
+    print(step_summary(report, "validate"))
+    return report
 
 
 @task(task_id="filter", multiple_outputs=False, map_index_template="{{ endpoint }}")
 def filter_clean(report: dict) -> dict:
     """Drop records Mimecast marked clean or safe; keep (and count) every other verdict."""
-    from mimecast_ttp.pipeline import filter_step
+    from mimecast_ttp.pipeline import filter_step, step_summary
 
     _name_mapped_instance(report["endpoint"])
-    return filter_step(report)
+    report = filter_step(report)
+    print(step_summary(report, "filter"))
+    return report
 
 
 @task(task_id="map", multiple_outputs=False, map_index_template="{{ endpoint }}")
 def map_alerts(report: dict) -> dict:
     """Give each kept record its alert type, MITRE threat and stable ``alert_id``."""
-    from mimecast_ttp.pipeline import map_step
+    from mimecast_ttp.pipeline import map_step, step_summary
 
     _name_mapped_instance(report["endpoint"])
-    return map_step(report, str(SETTINGS.threat_mappings))
+    report = map_step(report, str(SETTINGS.threat_mappings))
+    print(step_summary(report, "map"))
+    return report
 
 
 @task(multiple_outputs=False, outlets=[ALERTS_ASSET], map_index_template="{{ endpoint }}")
 def load(report: dict, run_id: str | None = None, outlet_events=None) -> dict:
     """Upsert the window's alerts and replace its quarantine and statistics, in one transaction."""
     from mimecast_ttp.metrics import emit_window_metrics
-    from mimecast_ttp.pipeline import load_step
+    from mimecast_ttp.pipeline import load_step, step_summary
     from mimecast_ttp.store import AlertStore
 
     _name_mapped_instance(report["endpoint"])
@@ -157,7 +165,7 @@ def load(report: dict, run_id: str | None = None, outlet_events=None) -> dict:
     if stats.get("status") == "loaded":
         emit_window_metrics(report["endpoint"], stats, datetime.now(UTC))
     outlet_events[ALERTS_ASSET].extra = {"endpoint": report["endpoint"], **_json_safe(stats)}
-    print(f"loaded {report['endpoint']} into {store.location}: {stats}")
+    print(step_summary(report, "load", stats) + f" into {store.location}")
     return _json_safe(stats)
 
 

@@ -291,3 +291,31 @@ def _last_change(folder) -> datetime | None:
         return None
     known = [moment for moment in moments if moment]
     return datetime.fromtimestamp(max(known), UTC) if known else None
+
+
+def step_summary(report: dict, step: str, stats: dict | None = None) -> str:
+    """The one line a step's task log ends with: what it did to the window, in numbers."""
+    endpoint, window = report["endpoint"], report["window"]
+    where = f"{endpoint} [{window['start']}, {window['end']})"
+    if report["status"] != "extracted":
+        return f"{where}: {step}: not licensed for this tenant (HTTP 403), nothing to do"
+    if step == "extract":
+        e = report["extract"]
+        return (f"{where}: extracted {e['pages']} page(s), {e['records']} record(s) ({e['records_in_window']} in the "
+                f"request window); {e['rate_limit_waits']} 429 wait(s) ({e['rate_limit_wait_seconds']}s), "
+                f"{e['retries']} retried request(s), {e['token_refreshes']} token refresh(es)")
+    if step == "validate":
+        v = report["validate"]
+        return (f"{where}: validated {v['records']} record(s): {v['valid']} valid, {v['quarantined']} quarantined "
+                f"{v['quarantined_by_reason'] or ''}, {v['outside_window']} outside the window").replace("  ", " ")
+    if step == "filter":
+        f = report["filter"]
+        return (f"{where}: kept {f['kept']} {f['kept_by_verdict'] or ''}, dropped {f['clean_dropped']} as clean/safe "
+                f"{f['dropped_by_verdict'] or ''}").replace("  ", " ").rstrip()
+    if step == "map":
+        m = report["map"]
+        return (f"{where}: mapped {m['alerts']} alert(s) by threat {m['alerts_by_threat']}; "
+                f"unmapped alert types {m['unmapped_alert_types'] or 'none'}")
+    s = stats or {}
+    return (f"{where}: loaded {s.get('alerts', 0)} alert(s) ({s.get('alerts_new', 0)} new), {s.get('quarantined', 0)} "
+            f"quarantined, of {s.get('records_fetched', 0)} fetched, in {s.get('load_seconds', 0)}s")

@@ -157,3 +157,21 @@ def test_a_failing_load_leaves_nothing_of_its_window(dag, simulator_two_api, mim
     assert dag_run.state == DagRunState.FAILED
     for table in ("mimecast_alerts", "mimecast_quarantine", "mimecast_run_stats"):
         assert dump(alerts_db, table) == [], table
+
+
+def test_each_step_ends_its_log_with_one_summary_line(dag, simulator_two_api, mimecast_connection, alerts_db, capfd):
+    import re
+
+    mimecast_connection(simulator_two_api)
+    run_dag(dag, logical_date=WINDOW_END)
+    out = capfd.readouterr().out
+    stats = {row["endpoint"]: row for row in dump(alerts_db, "mimecast_run_stats")}
+    for endpoint, row in stats.items():
+        where = re.escape(f"{endpoint} [{(WINDOW_END - HOUR).isoformat()}, {WINDOW_END.isoformat()})")
+        assert re.search(where + rf": extracted \d+ page\(s\), {row['records_fetched']} record\(s\)", out), endpoint
+        assert re.search(where + rf": validated {row['records_fetched']} record\(s\): \d+ valid, "
+                                 rf"{row['quarantined']} quarantined", out), endpoint
+        assert re.search(where + rf": kept \d+.*dropped {row['clean_dropped']} as clean/safe", out), endpoint
+        assert re.search(where + rf": mapped {row['alerts']} alert\(s\) by threat", out), endpoint
+        assert re.search(where + rf": loaded {row['alerts']} alert\(s\) \({row['alerts_new']} new\)", out), endpoint
+    assert not [line for line in out.splitlines() if ": loaded " in line and "datetime.datetime(" in line]
