@@ -663,8 +663,11 @@ class MimecastHook(HttpHook):
 
 
 def _is_certificate_failure(err: requests.exceptions.SSLError) -> bool:
+    """Whether the TLS error is a certificate that did not verify (urllib3 nests the ssl error in args)."""
     cause: BaseException | None = err
-    while cause is not None:
+    for _ in range(10):  # the chain is short; the bound only guards against a cycle
+        if cause is None:
+            return False
         if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(cause):
             return True
         cause = cause.__cause__ or cause.__context__ or (cause.args[0] if cause.args and isinstance(
