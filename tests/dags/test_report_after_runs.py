@@ -68,3 +68,12 @@ def test_a_missing_hour_is_a_gap_with_its_backfill_and_checks_pass_once_it_is_lo
     code, out = _report(capsys, alerts_db, "check")
     assert code == 0, [c for c in json.loads(out)["checks"] if c["status"] == "fail"]
     assert all(json.loads(out)["endpoints"][e]["gaps"] == [] for e in ENDPOINT_KEYS)
+
+
+def test_a_store_that_does_not_exist_is_an_error_and_is_not_created(tmp_path, capsys):
+    from mimecast_ttp import cli
+
+    missing = tmp_path / "nowhere" / "alerts.db"
+    assert cli.main(["report", "--db", f"sqlite:///{missing}"]) == 2
+    assert f"no alert store at {missing}" in capsys.readouterr().err
+    assert not missing.exists()

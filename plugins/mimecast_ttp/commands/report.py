@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, now: datetime | None = None) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from mimecast_ttp.commands.stats import resolve_store_url
+    from mimecast_ttp.commands.stats import missing_sqlite_file, resolve_store_url
     from mimecast_ttp.report import report_for_store
     from mimecast_ttp.report.render import as_html, as_json, as_text
     from mimecast_ttp.settings import Settings, SettingsError
@@ -45,6 +45,9 @@ def run(args: argparse.Namespace, now: datetime | None = None) -> int:
         url, source = resolve_store_url(args.db)
     except (WindowError, SettingsError, AlertStoreError, ValueError) as err:
         return _fail(str(err))
+    missing = missing_sqlite_file(url)
+    if missing:
+        return _fail(f"no alert store at {missing} (from {source}): nothing has been loaded there yet; pass --db URL")
     try:
         report = report_for_store(AlertStore.from_url(url), start=start, end=end, now=now, settings=settings)
     except (AlertStoreError, SQLAlchemyError) as err:

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         url, source = resolve_store_url(args.db)
     except (AlertStoreError, SettingsError, ValueError) as err:
         return _fail(f"cannot tell where the alert store is: {err}")
-    missing = _missing_sqlite_file(url)
+    missing = missing_sqlite_file(url)
     if missing:
         return _fail(
             f"no alert store at {missing} (from {source}): nothing has been loaded there yet; "
@@ -120,7 +120,7 @@ def _waits(row: dict[str, Any]) -> str:
     return f"{waits} ({seconds:.1f}s)" if waits and seconds is not None else str(waits)
 
 
-def _missing_sqlite_file(url) -> Path | None:
+def missing_sqlite_file(url) -> Path | None:
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
     path = Path(url.database).expanduser()
