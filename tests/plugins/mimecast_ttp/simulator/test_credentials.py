@@ -21,7 +21,7 @@ from tests.plugins.mimecast_ttp.simulator.windows import hour_window
 
 def test_api_2_connection():
     conn = demo_connection("http://127.0.0.1:8089")
-    assert conn == {"conn_type": "http", "host": "127.0.0.1", "schema": "http", "port": 8089,
+    assert conn == {"conn_type": "mimecast", "host": "127.0.0.1", "schema": "http", "port": 8089,
                     "login": DEMO_CLIENT_ID, "password": DEMO_CLIENT_SECRET, "extra": {"api_version": "2"}}
     json.dumps(conn)
 
