@@ -6,9 +6,9 @@ drops what Mimecast already judged clean or safe, turns every other record into 
 to a **MITRE ATT&CK** threat, and loads the alerts into the alert store.
 
 ```
-resolve_window ─┬─> endpoint[attachment]    : extract ─> validate ─> filter ─> map ─> load
-               ├─> endpoint[impersonation] : extract ─> validate ─> filter ─> map ─> load
-               └─> endpoint[url]           : extract ─> validate ─> filter ─> map ─> load
+resolve_window ─┬─> attachment.    extract ─> validate ─> filter ─> map ─> load
+               ├─> impersonation. extract ─> validate ─> filter ─> map ─> load
+               └─> url.           extract ─> validate ─> filter ─> map ─> load
 remove_expired_staging   (beside the pipeline: deletes staged windows past their retention)
 ```
 
@@ -37,7 +37,6 @@ from airflow.sdk import (
     CronDataIntervalTimetable,
     Param,
     dag,
-    get_current_context,
     task,
     task_group,
 )
@@ -48,11 +47,6 @@ from mimecast_ttp.settings import Settings
 
 SETTINGS = Settings.from_env()
 ALERTS_ASSET = Asset(name="mimecast_alerts", uri="mimecast-ttp://alerts/mimecast_alerts")
-
-
-def _name_mapped_instance(endpoint: str) -> None:
-    """Let ``map_index_template`` show the endpoint instead of 0, 1, 2 in the UI."""
-    get_current_context()["endpoint"] = endpoint
 
 
 @task
@@ -91,7 +85,6 @@ def resolve_window(params: dict | None = None, dag_run=None, data_interval_start
     multiple_outputs=False,
     pool="mimecast_api",
     execution_timeout=timedelta(minutes=45),
-    map_index_template="{{ endpoint }}",
 )
 def extract(endpoint: str, window: dict, params: dict | None = None) -> dict:
     """Page the endpoint for the window and stage every raw page unchanged.
@@ -104,7 +97,6 @@ def extract(endpoint: str, window: dict, params: dict | None = None) -> dict:
     from mimecast_ttp.pipeline import extracted_report, not_licensed_report, step_summary
     from mimecast_ttp.windows import Window
 
-    _name_mapped_instance(endpoint)
     started_at = datetime.now(UTC)
     resolved = Window.from_xcom(window)
     hook = MimecastHook(mimecast_conn_id=params["mimecast_conn_id"], page_size=params.get("page_size"))
@@ -119,47 +111,43 @@ def extract(endpoint: str, window: dict, params: dict | None = None) -> dict:
     return report
 
 
-@task(multiple_outputs=False, map_index_template="{{ endpoint }}")
+@task(multiple_outputs=False)
 def validate(report: dict) -> dict:
     """Quarantine malformed records, with a machine-readable reason each."""
     from mimecast_ttp.pipeline import step_summary, validate_step
 
-    _name_mapped_instance(report["endpoint"])
     report = validate_step(report)
     print(step_summary(report, "validate"))
     return report
 
 
-@task(task_id="filter", multiple_outputs=False, map_index_template="{{ endpoint }}")
+@task(task_id="filter", multiple_outputs=False)
 def filter_clean(report: dict) -> dict:
     """Drop records Mimecast marked clean or safe; keep (and count) every other verdict."""
     from mimecast_ttp.pipeline import filter_step, step_summary
 
-    _name_mapped_instance(report["endpoint"])
     report = filter_step(report)
     print(step_summary(report, "filter"))
     return report
 
 
-@task(task_id="map", multiple_outputs=False, map_index_template="{{ endpoint }}")
+@task(task_id="map", multiple_outputs=False)
 def map_alerts(report: dict) -> dict:
     """Give each kept record its alert type, MITRE threat and stable ``alert_id``."""
     from mimecast_ttp.pipeline import map_step, step_summary
 
-    _name_mapped_instance(report["endpoint"])
     report = map_step(report, str(SETTINGS.threat_mappings))
     print(step_summary(report, "map"))
     return report
 
 
-@task(multiple_outputs=False, outlets=[ALERTS_ASSET], map_index_template="{{ endpoint }}")
+@task(multiple_outputs=False, outlets=[ALERTS_ASSET])
 def load(report: dict, run_id: str | None = None, outlet_events=None) -> dict:
     """Upsert the window's alerts and replace its quarantine and statistics, in one transaction."""
     from mimecast_ttp.metrics import emit_window_metrics
     from mimecast_ttp.pipeline import load_step, step_summary
     from mimecast_ttp.store import AlertStore
 
-    _name_mapped_instance(report["endpoint"])
     store = AlertStore.from_airflow(SETTINGS.alerts_conn_id, default_sqlite_path=SETTINGS.data_dir / "alerts.db")
     stats = load_step(report, store, run_id)
     if stats.get("status") == "loaded":
@@ -171,7 +159,7 @@ def load(report: dict, run_id: str | None = None, outlet_events=None) -> dict:
 
 @task_group
 def endpoint_pipeline(endpoint: str, window: dict):
-    """One endpoint's window, extract to load; the three endpoints run side by side."""
+    """One endpoint's window, extract to load: a group per endpoint, named after it, side by side."""
     return load(map_alerts(filter_clean(validate(extract(endpoint=endpoint, window=window)))))
 
 
@@ -221,7 +209,9 @@ def mimecast_ttp_alerts():
     # Housekeeping runs beside the pipeline, not after it: the loads stay the run's leaves, so a
     # failed load fails the run, and cleanup does not depend on this window succeeding.
     remove_expired_staging()
-    endpoint_pipeline.partial(window=resolve_window()).expand(endpoint=list(ENDPOINT_KEYS))
+    window = resolve_window()
+    for endpoint in ENDPOINT_KEYS:  # one group per endpoint: three chains side by side in the graph
+        endpoint_pipeline.override(group_id=endpoint)(endpoint=endpoint, window=window)
 
 
 mimecast_ttp_alerts()

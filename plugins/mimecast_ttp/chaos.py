@@ -174,9 +174,10 @@ def _kill_during_load(env, home: Path, end: datetime) -> dict:
         process = subprocess.Popen(_airflow_command("dags", "test", DAG_ID, end.isoformat()), env=env,
                                    stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 600
-    marker = "endpoint_pipeline.load"
+    markers = [f"{endpoint}.load" for endpoint in ENDPOINT_KEYS]  # a load task has started
     while process.poll() is None and time.monotonic() < deadline:
-        if marker in log.read_text(errors="replace"):
+        text = log.read_text(errors="replace")
+        if any(marker in text for marker in markers):
             break
         time.sleep(0.05)
     was_running = process.poll() is None

@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from mimecast_ttp.endpoints import ENDPOINT_KEYS
+
 log = logging.getLogger(__name__)
 
 NOTIFIER_VARIABLE = "MIMECAST_TTP_FAILURE_NOTIFIER"
@@ -64,7 +66,11 @@ def _endpoint_of(ti: Any) -> str | None:
     if rendered:
         return str(rendered)
     task = getattr(ti, "task", None)
-    return (getattr(task, "op_kwargs", None) or {}).get("endpoint")
+    endpoint = (getattr(task, "op_kwargs", None) or {}).get("endpoint")
+    if endpoint:
+        return endpoint
+    group = str(getattr(ti, "task_id", "")).partition(".")[0]  # tasks live in a group named after it
+    return group if group in ENDPOINT_KEYS else None
 
 
 def _window_of(context: dict[str, Any]) -> str:

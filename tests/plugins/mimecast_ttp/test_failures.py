@@ -20,7 +20,7 @@ def record_notification(context):  # the notifier named in MIMECAST_TTP_FAILURE_
 
 def task_failure_context():
     return {
-        "ti": SimpleNamespace(task_id="endpoint_pipeline.extract", rendered_map_index="url"),
+        "ti": SimpleNamespace(task_id="url.load", rendered_map_index=None, task=SimpleNamespace(op_kwargs={})),
         "dag_run": SimpleNamespace(run_id="scheduled__2026-11-26T11:00:00+00:00", run_after=None,
                                    data_interval_start=None, data_interval_end=None),
         "params": {},
@@ -34,7 +34,7 @@ def test_task_failure_line():
     line = failure_line(task_failure_context())
     assert line == (
         "mimecast_ttp_alerts failed: window=[2026-11-26T11:00:00+00:00, 2026-11-26T12:00:00+00:00) endpoint=url "
-        "task=endpoint_pipeline.extract run_id=scheduled__2026-11-26T11:00:00+00:00 "
+        "task=url.load run_id=scheduled__2026-11-26T11:00:00+00:00 "
         "cause=RuntimeError: 429s asked for 960 s of waiting, more than the 900 s budget"
     )
 
