@@ -37,8 +37,17 @@ def failure_line(context: dict[str, Any]) -> str:
 
 
 def notify_failure(context: dict[str, Any]) -> None:
-    """Log the failure line, then call the operator's notifier, if one is configured."""
-    log.error(failure_line(context))
+    """Log the failure line, then call the operator's notifier, if one is configured: once per failure.
+
+    Registered on every task and on the DAG. A run that failed because a task failed was already
+    notified by that task's callback, so its run-level call only logs; a run that failed for
+    another reason (a timeout, say) is notified here.
+    """
+    line = failure_line(context)
+    if context.get("exception") is None and context.get("reason") == "task_failure":
+        log.error("%s (the failed task was notified already)", line)
+        return
+    log.error(line)
     notifier = configured_notifier()
     if notifier is not None:
         try:

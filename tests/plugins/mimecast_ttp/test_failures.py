@@ -72,3 +72,13 @@ def test_bad_notifier_setting_is_named(monkeypatch, value):
     monkeypatch.setenv(failures.NOTIFIER_VARIABLE, value)
     with pytest.raises(ValueError, match="MIMECAST_TTP_FAILURE_NOTIFIER"):
         configured_notifier()
+
+
+@pytest.mark.parametrize(("reason", "notified"), [("task_failure", 0), ("timed_out", 1)])
+def test_a_run_that_failed_with_its_task_is_not_notified_twice(monkeypatch, caplog, reason, notified):
+    monkeypatch.setenv(failures.NOTIFIER_VARIABLE, f"{__name__}.record_notification")
+    NOTIFIED.clear()
+    with caplog.at_level(logging.ERROR, logger="mimecast_ttp.failures"):
+        notify_failure({"run_id": "manual__x", "reason": reason, "params": {}})
+    assert f"cause={reason}" in caplog.text  # the run's line is logged either way
+    assert len(NOTIFIED) == notified
