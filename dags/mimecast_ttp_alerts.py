@@ -43,7 +43,7 @@ from airflow.sdk import (
 
 from mimecast_ttp.endpoints import ENDPOINT_KEYS
 from mimecast_ttp.failures import notify_failure
-from mimecast_ttp.settings import Settings
+from mimecast_ttp.settings import MAX_OVERLAP_MINUTES, Settings
 
 SETTINGS = Settings.from_env()
 ALERTS_ASSET = Asset(name="mimecast_alerts", uri="mimecast-ttp://alerts/mimecast_alerts")
@@ -201,7 +201,7 @@ def _json_safe(stats: dict) -> dict:
         "mimecast_conn_id": Param(SETTINGS.mimecast_conn_id, type="string", description="Mimecast connection id."),
         "page_size": Param(None, type=["null", "integer"], minimum=1, maximum=1000,
                            description="Records per page; default: the connection's `page_size`, else 500."),
-        "overlap_minutes": Param(None, type=["null", "number"], minimum=0, maximum=1440,
+        "overlap_minutes": Param(None, type=["null", "number"], minimum=0, maximum=MAX_OVERLAP_MINUTES,
                                  description="Minutes requested before the window for late events."),
     },
 )

@@ -39,7 +39,10 @@ def check_health(params: dict | None = None, data_interval_end=None, dag_run=Non
     reference = data_interval_end or dag_run.run_after
     start, end = health_period(SETTINGS.schedule, reference, params["hours"], timedelta(minutes=params["grace_minutes"]))
     store = AlertStore.from_airflow(SETTINGS.alerts_conn_id, default_sqlite_path=SETTINGS.data_dir / "alerts.db")
-    report = report_for_store(store, start=start, end=end, now=reference, settings=SETTINGS)
+    try:
+        report = report_for_store(store, start=start, end=end, now=reference, settings=SETTINGS)
+    finally:
+        store.engine.dispose()
     message = failure_message(report)
     if message:
         raise AirflowFailException(message)

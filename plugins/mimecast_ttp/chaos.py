@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import shutil
 
-    from mimecast_ttp.demo import local_airflow_env
+    from mimecast_ttp.demo import local_airflow_env, run_airflow
     from mimecast_ttp.simulator import SimulatorConfig, SimulatorServer
     from mimecast_ttp.simulator.credentials import demo_connection
 
@@ -72,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         conn = demo_connection(simulator.url)
         conn["extra"] = {**conn["extra"], "timeout": 1.5, "page_size": 100}
         env["AIRFLOW_CONN_MIMECAST_DEFAULT"] = json.dumps(conn)
-        _airflow(env, home, "db", "migrate")
-        _airflow(env, home, "pools", "set", "mimecast_api", "2", "Mimecast API quota")
+        run_airflow(env, home, "db", "migrate")
+        run_airflow(env, home, "pools", "set", "mimecast_api", "2", "Mimecast API quota")
         ends = [FIRST_END + timedelta(hours=n) for n in range(args.hours)]
 
         for end in ends:
@@ -138,14 +138,6 @@ def _expiring_tokens(simulator, every: float):
 
 def _airflow_command(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("airflow")), *args]
-
-
-def _airflow(env: dict[str, str], home: Path, *args: str) -> None:
-    log = home / "logs" / f"{'-'.join(args[:2])}.log"
-    with log.open("w") as output:
-        done = subprocess.run(_airflow_command(*args), env=env, stdout=output, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"`airflow {' '.join(args)}` failed; see {log}")
 
 
 def _run_window(env, home: Path, kind: str, end: datetime, conf: dict | None = None) -> dict:

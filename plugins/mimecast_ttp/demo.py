@@ -48,14 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simulator: {simulator.url} (seed {args.seed}, {args.volume} records/endpoint/hour, "
               f"rate limit {config.rate_limit}/min)")
         env["AIRFLOW_CONN_MIMECAST_DEFAULT"] = json.dumps(demo_connection(simulator.url))
-        _airflow(env, home, "db", "migrate")
-        _airflow(env, home, "pools", "set", "mimecast_api", "2", "Mimecast API quota (all endpoints)")
+        run_airflow(env, home, "db", "migrate")
+        run_airflow(env, home, "pools", "set", "mimecast_api", "2", "Mimecast API quota (all endpoints)")
 
         last_end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         window_ends = [last_end - timedelta(hours=n) for n in range(args.hours - 1, -1, -1)]
         for end in window_ends:
             started = time.monotonic()
-            _airflow(env, home, "dags", "test", DAG_ID, end.isoformat(), log_name=f"dags-test-{end:%Y%m%dT%H%M}")
+            run_airflow(env, home, "dags", "test", DAG_ID, end.isoformat(), log_name=f"dags-test-{end:%Y%m%dT%H%M}")
             print(f"window [{end - timedelta(hours=1):%Y-%m-%d %H:%M}, {end:%H:%M}) UTC: "
                   f"DAG run succeeded in {time.monotonic() - started:.1f}s")
         span_start = window_ends[0] - timedelta(hours=1) - _overlap(env)
@@ -85,7 +85,8 @@ def _overlap(env: dict[str, str]) -> timedelta:
     return Settings.from_env(env).overlap
 
 
-def _airflow(env: dict[str, str], home: Path, *args: str, log_name: str | None = None) -> None:
+def run_airflow(env: dict[str, str], home: Path, *args: str, log_name: str | None = None) -> None:
+    """``airflow <args>`` in ``env``, output to ``home/logs``; exit with the log's tail if it fails."""
     log_file = home / "logs" / f"{log_name or args[0] + '-' + args[1]}.log"
     airflow = Path(sys.executable).with_name("airflow")
     with log_file.open("w") as log:

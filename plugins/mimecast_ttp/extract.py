@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from mimecast_ttp.endpoints import Endpoint, get_endpoint
 from mimecast_ttp.json_lines import loads
-from mimecast_ttp.rules.timestamps import utc_timestamp
+from mimecast_ttp.rules.validation import readable_time
 
 if TYPE_CHECKING:
     from mimecast_ttp.hooks.mimecast import MimecastHook
@@ -158,8 +158,7 @@ def _remove_quietly(folder) -> None:
 
 def record_time(endpoint: Endpoint, record: Any) -> datetime | None:
     """The record's event time in UTC, or None when it is missing or unreadable (the rules' reading)."""
-    value = record.get(endpoint.time_field) if isinstance(record, dict) else None
-    stamp = utc_timestamp(value) if isinstance(value, str) else None
+    stamp = readable_time(endpoint.key, record)
     return datetime.fromisoformat(stamp) if stamp else None
 
 

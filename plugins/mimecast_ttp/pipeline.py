@@ -293,6 +293,10 @@ def _last_change(folder) -> datetime | None:
     return datetime.fromtimestamp(max(known), UTC) if known else None
 
 
+def _by_value(counts: dict) -> str:
+    return f" {counts}" if counts else ""
+
+
 def step_summary(report: dict, step: str, stats: dict | None = None) -> str:
     """The one line a step's task log ends with: what it did to the window, in numbers."""
     endpoint, window = report["endpoint"], report["window"]
@@ -306,12 +310,12 @@ def step_summary(report: dict, step: str, stats: dict | None = None) -> str:
                 f"{e['retries']} retried request(s), {e['token_refreshes']} token refresh(es)")
     if step == "validate":
         v = report["validate"]
-        return (f"{where}: validated {v['records']} record(s): {v['valid']} valid, {v['quarantined']} quarantined "
-                f"{v['quarantined_by_reason'] or ''}, {v['outside_window']} outside the window").replace("  ", " ")
+        return (f"{where}: validated {v['records']} record(s): {v['valid']} valid, {v['quarantined']} quarantined"
+                f"{_by_value(v['quarantined_by_reason'])}, {v['outside_window']} outside the window")
     if step == "filter":
         f = report["filter"]
-        return (f"{where}: kept {f['kept']} {f['kept_by_verdict'] or ''}, dropped {f['clean_dropped']} as clean/safe "
-                f"{f['dropped_by_verdict'] or ''}").replace("  ", " ").rstrip()
+        return (f"{where}: kept {f['kept']}{_by_value(f['kept_by_verdict'])}, dropped {f['clean_dropped']} as "
+                f"clean/safe{_by_value(f['dropped_by_verdict'])}")
     if step == "map":
         m = report["map"]
         return (f"{where}: mapped {m['alerts']} alert(s) by threat {m['alerts_by_threat']}; "

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 
+from mimecast_ttp.settings import MAX_OVERLAP_MINUTES
+
 
 class WindowError(ValueError):
     """The run's window cannot be resolved from what it was given."""
@@ -60,7 +62,7 @@ def resolve_window(
     data_interval_end: datetime | None = None,
     run_after: datetime | None = None,
     max_length: timedelta | None = None,
-    max_overlap: timedelta = timedelta(days=1),
+    max_overlap: timedelta = timedelta(minutes=MAX_OVERLAP_MINUTES),
 ) -> Window:
     """Resolve the run's window; see the module docstring for the order.
 
@@ -97,7 +99,7 @@ def resolve_window(
         raise WindowError(f"overlap {overlap} is negative")
     if overlap > max_overlap:
         raise WindowError(f"overlap {overlap} is longer than {max_overlap}, the most a window re-reads "
-                          "before its start (overlap_minutes up to 1440)")
+                          f"before its start (overlap_minutes up to {MAX_OVERLAP_MINUTES})")
     return Window(start=start, end=end, request_start=start - overlap, source=source)
 
 

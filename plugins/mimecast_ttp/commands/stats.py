@@ -82,9 +82,6 @@ def resolve_store_url(db: str | None):
     return sqlite_url(settings.data_dir / "alerts.db"), "the default SQLite file in the data directory"
 
 
-TABLE_WIDTH = 100  # a terminal; every other column is in --format json
-
-
 def render_table(rows: list[dict[str, Any]]) -> str:
     """Fixed-width columns, numbers right-aligned, one line per endpoint-window, within 100 columns."""
     headers = ("window (UTC)", "endpoint", "status", "fetched", "quar.", "clean", "alerts", "new", "429s")

@@ -37,6 +37,7 @@ from mimecast_ttp.simulator.login import LOGIN_PATH, IssuedKeys, login_route
 from mimecast_ttp.simulator.paging import (
     LogsQuery,
     RequestError,
+    error_body,
     make_token,
     parse_date,
     parse_logs_request,
@@ -50,21 +51,6 @@ from mimecast_ttp.simulator.stats import SimulatorStats
 NON_JSON_BODY = b"<html><head><title>502 Bad Gateway</title></head><body>upstream error</body></html>"
 _ERROR_CODES = {500: "err_internal_server_error", 502: "err_bad_gateway", 503: "err_service_unavailable",
                 504: "err_gateway_timeout", 509: "err_bandwidth_limit_exceeded"}
-
-
-def error_body(status: int, code: str, message: str, *, retryable: bool = False,
-               key: Any = None, flat: bool = False) -> dict[str, Any]:
-    """The documented failure envelope: ``fail[].errors[]`` with code, message and retryable.
-
-    ``flat``: the entry also carries ``code`` and ``message`` itself, as API 2.0's 401s do for the
-    published clients that read ``fail[0].code`` (``token_expired``) rather than ``errors[0]``.
-    """
-    entry: dict[str, Any] = {"errors": [{"code": code, "message": message, "retryable": retryable}]}
-    if flat:
-        entry = {"code": code, "message": message, **entry}
-    if key is not None:
-        entry = {"key": key, **entry}
-    return {"meta": {"status": status}, "data": [], "fail": [entry]}
 
 
 def _fail(status: int, code: str, message: str, **kwargs: Any) -> JSONResponse:

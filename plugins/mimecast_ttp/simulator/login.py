@@ -19,6 +19,8 @@ import threading
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from mimecast_ttp.simulator.paging import error_body
+
 LOGIN_PATH = "/api/login/login"
 
 
@@ -42,9 +44,7 @@ class IssuedKeys:
 
 
 def _failure(status: int, code: str, message: str) -> JSONResponse:
-    body = {"meta": {"status": status}, "data": [],
-            "fail": [{"errors": [{"code": code, "message": message, "retryable": False}]}]}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(error_body(status, code, message), status_code=status)
 
 
 def _basic_credentials(authorization: str) -> tuple[str, str] | None:

@@ -77,6 +77,21 @@ class LogsQuery:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def error_body(status: int, code: str, message: str, *, retryable: bool = False,
+               key: Any = None, flat: bool = False) -> dict[str, Any]:
+    """The documented failure envelope: ``fail[].errors[]`` with code, message and retryable.
+
+    ``flat``: the entry also carries ``code`` and ``message`` itself, as API 2.0's 401s do for the
+    published clients that read ``fail[0].code`` (``token_expired``) rather than ``errors[0]``.
+    """
+    entry: dict[str, Any] = {"errors": [{"code": code, "message": message, "retryable": retryable}]}
+    if flat:
+        entry = {"code": code, "message": message, **entry}
+    if key is not None:
+        entry = {"key": key, **entry}
+    return {"meta": {"status": status}, "data": [], "fail": [entry]}
+
+
 def read_body(raw: bytes) -> Any:
     """A get-logs request body: JSON, or a Python literal of one.
 

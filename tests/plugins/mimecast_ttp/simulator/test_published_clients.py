@@ -141,13 +141,12 @@ def test_the_bare_list_shape_breaks_naive_clients_so_it_is_a_switch(simulator_fa
 
 def test_a_429_tells_a_naive_client_how_long_to_wait_in_milliseconds(simulator_factory):
     server = simulator_factory(volume=60, rate_limit=120)
-    spender = NaiveClient(server.url, 2)
     while requests.post(server.url + "/oauth/token", timeout=10, data={}).status_code != 429:
         pass  # empty the shared bucket
     client = NaiveClient(server.url, 2)
     start, end = hour_window()
     assert client.get_logs("attachment", start, end, page_size=10) == _truth(server, "attachment", start, end)
-    assert client.waits > 0 and spender.calls == 0
+    assert client.waits > 0
 
 
 def test_an_expired_token_is_read_from_fail_0_code_and_minted_again(simulator):
