@@ -99,7 +99,8 @@ def extract(endpoint: str, window: dict, params: dict | None = None) -> dict:
 
     started_at = datetime.now(UTC)
     resolved = Window.from_xcom(window)
-    hook = MimecastHook(mimecast_conn_id=params["mimecast_conn_id"], page_size=params.get("page_size"))
+    hook = MimecastHook(mimecast_conn_id=params["mimecast_conn_id"], page_size=params.get("page_size"),
+                        max_pages=SETTINGS.max_pages, max_rate_limit_wait=SETTINGS.max_rate_limit_wait)
     try:
         manifest = extract_window(hook, endpoint, resolved.start, resolved.end, SETTINGS.staging_url,
                                   request_start=resolved.request_start)

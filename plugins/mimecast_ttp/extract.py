@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from mimecast_ttp.endpoints import Endpoint, get_endpoint
 from mimecast_ttp.json_lines import loads
 from mimecast_ttp.rules.validation import readable_time
+from mimecast_ttp.utc import as_utc
 
 if TYPE_CHECKING:
     from mimecast_ttp.hooks.mimecast import MimecastHook
@@ -35,7 +36,7 @@ PARTIAL_SUFFIX = ".partial"
 
 def window_label(start: datetime, end: datetime) -> str:
     """``20261126T000000Z_20261126T010000Z``: the window's folder name."""
-    return f"{_utc(start, 'start'):%Y%m%dT%H%M%SZ}_{_utc(end, 'end'):%Y%m%dT%H%M%SZ}"
+    return f"{as_utc(start, 'start'):%Y%m%dT%H%M%SZ}_{as_utc(end, 'end'):%Y%m%dT%H%M%SZ}"
 
 
 def window_staging_url(staging_url: str, endpoint: str, start: datetime, end: datetime) -> str:
@@ -68,8 +69,8 @@ def extract_window(
     from mimecast_ttp.hooks.mimecast import request_bounds
 
     spec = get_endpoint(endpoint)
-    start, end = _utc(start, "start"), _utc(end, "end")
-    request_start = start if request_start is None else _utc(request_start, "request_start")
+    start, end = as_utc(start, "start"), as_utc(end, "end")
+    request_start = start if request_start is None else as_utc(request_start, "request_start")
     if end <= start:
         raise ValueError(f"{spec.key}: empty window, end {end.isoformat()} is not after start {start.isoformat()}")
     if request_start > start:
@@ -160,9 +161,3 @@ def record_time(endpoint: Endpoint, record: Any) -> datetime | None:
     """The record's event time in UTC, or None when it is missing or unreadable (the rules' reading)."""
     stamp = readable_time(endpoint.key, record)
     return datetime.fromisoformat(stamp) if stamp else None
-
-
-def _utc(moment: datetime, name: str) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name}={moment.isoformat()} has no time zone; give an aware datetime (UTC)")
-    return moment.astimezone(UTC)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from croniter import croniter
 
 from mimecast_ttp.settings import MAX_OVERLAP_MINUTES
+from mimecast_ttp.utc import as_utc
 
 
 class WindowError(ValueError):
@@ -104,20 +105,15 @@ def resolve_window(
 
 
 def parse_utc(value: str | datetime, name: str) -> datetime:
-    """An ISO 8601 value as an aware UTC datetime; naive values are taken as UTC."""
-    if isinstance(value, datetime):
-        return _utc(value)
+    """An ISO 8601 value as an aware UTC datetime (:func:`mimecast_ttp.utc.as_utc`: naive is UTC)."""
     try:
-        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise WindowError(f"{name}={value!r} is not an ISO 8601 date-time") from None
-    return _utc(parsed)
+        return as_utc(value, name)
+    except ValueError as err:
+        raise WindowError(str(err)) from None
 
 
 def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return datetime.fromtimestamp(value.timestamp(), tz=UTC)
+    return as_utc(value, "date")
 
 
 def _iso(value: datetime) -> str:

@@ -14,7 +14,7 @@ import json
 import shutil
 import sys
 import tempfile
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from mimecast_ttp.endpoints import ENDPOINT_KEYS
@@ -89,11 +89,12 @@ def _staging_url(out: str) -> str:
 
 
 def _utc_time(text: str) -> datetime:
+    from mimecast_ttp.utc import as_utc
+
     try:
-        moment = datetime.fromisoformat(text.strip())
+        return as_utc(text, "time")
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time, e.g. 2026-11-26T00:00:00Z") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _fail(message: str) -> int:

@@ -121,13 +121,9 @@ def _config(args: argparse.Namespace):
 def _aware(value: str | None, flag: str) -> datetime:
     if not value:
         raise ValueError(f"{flag} is required with --ground-truth")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{flag} {value!r} is not an ISO 8601 date-time") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{flag} {value!r} needs a UTC offset (e.g. Z or +00:00)")
-    return moment
+    from mimecast_ttp.utc import as_utc
+
+    return as_utc(value, flag)  # naive is UTC, as everywhere in the package
 
 
 def _print_ground_truth(args: argparse.Namespace, config) -> int:

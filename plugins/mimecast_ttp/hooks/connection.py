@@ -23,8 +23,12 @@ GLOBAL_API2_URL = "https://api.services.mimecast.com"
 DEFAULT_PAGE_SIZE = 500
 MAX_PAGE_SIZE = 1000  # the most any client of these endpoints is seen asking for; the DAG param's bound too
 DEFAULT_TIMEOUT_SECONDS = 60.0
-# Settings of ours that live in the connection's extra: HttpHook would send them as headers.
+# Settings of ours that live in the connection's extra: never sent as headers.
 MIMECAST_EXTRAS = frozenset({"api_version", "page_size", "timeout", "verify", "app_id", "app_key"})
+# The HTTP provider's session extras: honoured (proxies, cert, trust_env) or meaningless here
+# (redirects are never followed, responses always checked); none is sent as a header.
+SESSION_EXTRAS = frozenset({"proxies", "proxy", "cert", "trust_env", "stream", "verify_ssl", "allow_redirects",
+                            "max_redirects", "check_response", "srv_lookup"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,10 @@ class MimecastConnectionConfig:
     password: str = field(repr=False)
     app_id: str | None = field(default=None, repr=False)
     app_key: str | None = field(default=None, repr=False)
+    proxies: dict[str, str] = field(default_factory=dict, repr=False)  # a proxy URL may hold a password
+    cert: str | None = None
+    trust_env: bool = True
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # the other extras, as HttpHook sends them
 
     @classmethod
     def from_connection(cls, conn: Any) -> MimecastConnectionConfig:
@@ -81,6 +89,10 @@ class MimecastConnectionConfig:
             password=password,
             app_id=app_id,
             app_key=app_key,
+            proxies=_proxies(extra.get("proxies", extra.get("proxy")), fail),
+            cert=str(extra["cert"]) if extra.get("cert") else None,
+            trust_env=_verify(_given(extra.get("trust_env"), True), fail, name="trust_env") is not False,
+            headers={str(k): str(v) for k, v in extra.items() if k not in MIMECAST_EXTRAS | SESSION_EXTRAS},
         )
 
 
@@ -163,7 +175,7 @@ def _positive_number(value: Any, name: str, fail: Callable[[str], MimecastConfig
     return number
 
 
-def _verify(value: Any, fail: Callable[[str], MimecastConfigurationError]) -> bool | str:
+def _verify(value: Any, fail: Callable[[str], MimecastConfigurationError], name: str = "verify") -> bool | str:
     if isinstance(value, bool):
         return value
     text = str(value).strip()
@@ -171,6 +183,17 @@ def _verify(value: Any, fail: Callable[[str], MimecastConfigurationError]) -> bo
         return True
     if text.lower() in {"false", "0", "no", "off"}:
         return False
-    if text.startswith("/"):
+    if text.startswith("/") and name == "verify":
         return text  # a CA bundle, as requests understands ``verify``
-    raise fail(f"extra verify={value!r} must be true, false or the path of a CA bundle")
+    if name == "verify":
+        raise fail(f"extra verify={value!r} must be true, false or the path of a CA bundle")
+    raise fail(f"extra {name}={value!r} must be true or false")
+
+
+def _proxies(value: Any, fail: Callable[[str], MimecastConfigurationError]) -> dict[str, str]:
+    """``{"https": "http://proxy:3128"}`` as requests takes it; the values are not echoed (they may hold a password)."""
+    if value in (None, "", {}):
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise fail("extra proxies must be an object of scheme to proxy URL, e.g. {\"https\": \"http://proxy:3128\"}")
+    return {str(k): v for k, v in value.items()}

@@ -11,7 +11,9 @@ check is two string comparisons.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+
+from mimecast_ttp.utc import as_utc
 
 _OFFSET = re.compile(r"[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9]").fullmatch
 _UTC_SUFFIXES = frozenset({"Z", "+0000", "+00:00", "-0000", "-00:00"})
@@ -42,10 +44,8 @@ def utc_timestamp(value: str) -> str | None:
 
 
 def utc_text(moment: datetime) -> str:
-    """An aware datetime in the stored form; sub-second parts are rounded up (see :func:`window_bounds`)."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"window bound {moment!r} has no time zone; give an aware UTC datetime")
-    moment = moment.astimezone(UTC)
+    """A datetime in the stored form (naive is UTC); sub-second parts are rounded up (see :func:`window_bounds`)."""
+    moment = as_utc(moment, "window bound")
     if moment.microsecond:
         moment = moment.replace(microsecond=0) + timedelta(seconds=1)
     return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"

@@ -25,6 +25,7 @@ from random import Random
 from typing import Any
 
 from mimecast_ttp.endpoints import ENDPOINT_KEYS, get_endpoint
+from mimecast_ttp.utc import as_utc
 
 HOUR = 3600
 _CLOCK_SUFFIX = [f"{m:02d}:{s:02d}+0000" for m in range(60) for s in range(60)]
@@ -361,8 +362,6 @@ def ground_truth(config, endpoint: str, start: datetime, end: datetime) -> list[
     Oldest first, exactly as served (malformed ones included; a record whose time field is broken
     sits in the window of its true time). The result is a private copy.
     """
-    for name, value in (("start", start), ("end", end)):
-        if not isinstance(value, datetime) or value.tzinfo is None:
-            raise ValueError(f"ground_truth {name} must be an aware datetime, not {value!r}")
+    start, end = as_utc(start, "ground_truth start"), as_utc(end, "ground_truth end")
     records = held_records(config, endpoint, start.timestamp(), end.timestamp(), end_inclusive=False)
     return json.loads(json.dumps(records))

@@ -99,9 +99,9 @@ def test_window_is_staged_whole_and_unchanged(monkeypatch, simulator_factory, tm
                                       for _name, body in read_staged_pages(manifest["staging_dir"]))
     # the staged bytes are the response body exactly as the API sends it (asked again, signed the same way)
     raw = hook.session.post(f"{server.url}{get_endpoint(endpoint).path}",
-                            json=hook.page_request(get_endpoint(endpoint), START, END), timeout=10)
+                            json=hook.paging(endpoint, START, END).request(), timeout=10)
     assert (folder / "page-000001.json").read_bytes() == raw.content
-    token = hook._token.value if hook._token else "no-token"
+    token = hook.session.auth.token() if api_version == 2 else "no-token"
     assert_no_secret(logs(), json.dumps(manifest), *staged_bytes(tmp_path), extra=(token,))
 
 
@@ -150,7 +150,7 @@ def test_a_token_expiring_mid_window_is_minted_again_once(monkeypatch, simulator
     assert_window_complete(manifest, server)
     assert manifest["token_refreshes"] == 1 and server.stats.tokens_issued == 2
     assert server.stats.auth_failures == 1
-    assert_no_secret(logs(), *staged_bytes(tmp_path), extra=(hook._token.value,))
+    assert_no_secret(logs(), *staged_bytes(tmp_path), extra=(hook.session.auth.token(),))
 
 
 @pytest.mark.parametrize("reset_as_epoch", [False, True], ids=["reset-ms", "reset-epoch-ms"])

@@ -21,14 +21,13 @@ from mimecast_ttp.hooks.mimecast import (
     MimecastRetryableError,
     MimecastTLSError,
     MimecastUnreadablePage,
-    Page,
-    _envelope_problem,
-    _fail_errors,
+    TokenPaging,
     hmac_signature,
     mc_date,
     rate_limit_delay,
     request_bounds,
 )
+from mimecast_ttp.hooks.responses import envelope_problem, fail_errors
 from mimecast_ttp.simulator import ground_truth
 from mimecast_ttp.simulator.credentials import (
     DEMO_APP_KEY,
@@ -103,12 +102,15 @@ def test_rate_limit_reset_is_read_in_both_readings(reset, expected):
     assert rate_limit_delay(reset, now=1_700_000_000.0, fallback=4.0) == pytest.approx(expected)
 
 
-def test_request_bounds_widen_to_whole_seconds_and_refuse_naive_times():
+def test_request_bounds_widen_to_whole_seconds_and_read_naive_times_as_utc():
     start = datetime(2026, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC)
     end = datetime(2026, 1, 1, 1, 0, 0, 1, tzinfo=UTC)
     assert request_bounds(start, end) == (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 1, 0, 1, tzinfo=UTC))
-    with pytest.raises(ValueError, match="no time zone"):
-        request_bounds(datetime(2026, 1, 1), end)
+    paris = timezone(timedelta(hours=1))  # the package's one rule (mimecast_ttp.utc): naive is UTC
+    assert request_bounds(datetime(2026, 1, 1), datetime(2026, 1, 1, 2, tzinfo=paris)) == (
+        datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 1, tzinfo=UTC))
+    with pytest.raises(ValueError, match="empty window"):
+        request_bounds(end, start)
 
 
 @pytest.mark.parametrize("name", [
@@ -120,16 +122,16 @@ def test_request_bounds_widen_to_whole_seconds_and_refuse_naive_times():
 ])
 def test_real_get_logs_bodies_pass_the_envelope_check(fixtures_dir, name):
     body = json.loads((fixtures_dir / name).read_text())
-    assert _envelope_problem(body) is None
-    assert _fail_errors(body) == []
+    assert envelope_problem(body) is None
+    assert fail_errors(body) == []
 
 
 def test_real_error_bodies_are_read_for_their_codes(fixtures_dir):
     throttled = json.loads((fixtures_dir / "elastic_issue11460_v2_429_body.json").read_text())
-    assert _envelope_problem(throttled) == "no 'data' array"  # never mistaken for an empty page
+    assert envelope_problem(throttled) == "no 'data' array"  # never mistaken for an empty page
     refused = json.loads((fixtures_dir / "rapid7v1_error_401_invalid_signature.json").read_text())
-    assert [e["code"] for e in _fail_errors(refused)] == ["err_xdk_invalid_signature"]
-    assert not any(e["retryable"] for e in _fail_errors(refused))
+    assert [e["code"] for e in fail_errors(refused)] == ["err_xdk_invalid_signature"]
+    assert not any(e["retryable"] for e in fail_errors(refused))
 
 
 # ----------------------------------------------------------------------------- connection
@@ -200,6 +202,44 @@ def test_api1_without_a_host_asks_for_the_regional_one(monkeypatch):
     use_connection(monkeypatch, {**demo_connection("http://127.0.0.1:9", api_version=1), "host": ""})
     with pytest.raises(MimecastConfigurationError, match="region"):
         read_config()
+
+
+def test_the_connection_is_read_once_per_hook(monkeypatch, simulator):
+    use_connection(monkeypatch, demo_connection(simulator.url))
+    reads: list[str] = []
+    original = MimecastHook.get_connection.__func__
+
+    def counting(cls, conn_id):
+        reads.append(conn_id)
+        return original(cls, conn_id)
+
+    monkeypatch.setattr(MimecastHook, "get_connection", classmethod(counting))
+    hook = fast_hook()
+    for endpoint in ("url", "attachment"):
+        paged_records(hook, endpoint)
+    assert hook.test_connection()[0]
+    assert reads == ["mimecast_default"]
+
+
+def test_the_http_providers_session_extras_shape_the_session_and_are_never_headers(monkeypatch, simulator):
+    conn = demo_connection(simulator.url)
+    proxies = {"https": "http://user:proxy-password@proxy.internal:3128"}
+    conn["extra"] = {**conn["extra"], "proxies": proxies, "cert": "/etc/ssl/client.pem", "trust_env": "false",
+                     "max_redirects": 30}
+    use_connection(monkeypatch, conn)
+    hook = fast_hook()
+    session = hook.session
+    assert session.proxies == proxies and session.cert == "/etc/ssl/client.pem" and session.trust_env is False
+    assert not {"proxies", "cert", "trust_env", "max_redirects"} & {name.lower() for name in session.headers}
+    assert "proxy-password" not in repr(hook.config)
+
+
+def test_the_budgets_default_to_the_settings_defaults():
+    from mimecast_ttp.settings import Settings
+
+    settings, hook = Settings.from_env({}), MimecastHook()
+    assert hook.max_pages == settings.max_pages
+    assert hook.retry_policy.rate_limit_budget == settings.max_rate_limit_wait.total_seconds()
 
 
 @pytest.mark.parametrize("api_version", [1, 2])
@@ -282,7 +322,7 @@ def test_api2_a_second_401_names_the_endpoint(monkeypatch, simulator, logs):
     assert simulator.stats.tokens_issued == 2
     seen = logs()
     assert "minting a new token" in seen  # the hook's log lines are captured here
-    assert_no_secret(error_text(excinfo), seen, extra=(hook._token.value,))
+    assert_no_secret(error_text(excinfo), seen, extra=(hook.session.auth.token(),))
 
 
 def test_api1_signs_every_request(monkeypatch, simulator_factory):
@@ -372,15 +412,19 @@ def test_page_budget_is_an_error_not_an_endless_loop(monkeypatch, simulator_fact
     assert len(pages) == 3
 
 
-class _RepeatingTokenHook(MimecastHook):
+class _RepeatingTokenPaging(TokenPaging):
     """Pluggable paging in use: a server that hands out its first ``next`` token again and again."""
 
     first_token: str | None = None
 
-    def next_page_token(self, page: Page) -> str | None:
-        token = super().next_page_token(page)
+    def next_token(self, page):
+        token = super().next_token(page)
         self.first_token = self.first_token or token
         return self.first_token if token else None
+
+
+class _RepeatingTokenHook(MimecastHook):
+    paging_class = _RepeatingTokenPaging
 
 
 def test_a_repeated_page_token_is_an_error(monkeypatch, simulator_factory):
@@ -393,19 +437,26 @@ def test_a_repeated_page_token_is_an_error(monkeypatch, simulator_factory):
     assert [page.number for page in pages] == [1, 2]
 
 
+def test_paging_stops_at_an_empty_page_even_with_a_next_token():
+    from mimecast_ttp.endpoints import get_endpoint
+    from mimecast_ttp.hooks.paging import Page
+
+    paging = TokenPaging(get_endpoint("url"), START, END, page_size=10, max_pages=3)
+    assert "pageToken" not in paging.request()["meta"]["pagination"]
+    assert paging.advance(Page(1, b"", [{"a": 1}], next_token="t1", status=200))
+    assert paging.request()["meta"]["pagination"] == {"pageSize": 10, "pageToken": "t1"}
+    assert not paging.advance(Page(2, b"", [], next_token="t2", status=200))  # the published empty-last-page quirk
+    assert paging.window_text() == "[2026-11-26T11:00:00+0000, 2026-11-26T12:00:00+0000]"
+
+
 def test_400_is_not_retried(monkeypatch, simulator):
     use_connection(monkeypatch, demo_connection(simulator.url))
     hook = fast_hook()
-    bad = hook.page_request(hook_endpoint("url"), START, END, page_token="forged.token")
+    forged = hook.paging("url", START, END)
+    forged.page_token = "forged.token"
     with pytest.raises(MimecastResponseError, match="HTTP 400.*err_invalid_page_token"):
-        hook._fetch_page(hook_endpoint("url"), bad, 2)
-    assert hook.stats.retries == 0
-
-
-def hook_endpoint(key: str):
-    from mimecast_ttp.endpoints import get_endpoint
-
-    return get_endpoint(key)
+        list(hook.iter_pages("url", START, END, paging=forged))
+    assert hook.stats.retries == 0 and hook.stats.requests == 2  # the token call and the refused page
 
 
 # ----------------------------------------------------------------------------- test_connection

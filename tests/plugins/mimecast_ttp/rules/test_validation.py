@@ -149,9 +149,12 @@ def test_window_bounds_in_other_zones_and_with_fractions(url):
     assert validate_records("url", [record], window=just_after).outside_window == 1
 
 
-def test_a_naive_window_is_refused(url):
-    with pytest.raises(ValueError, match="no time zone"):
-        validate_records("url", [url], window=(datetime(2024, 11, 17), datetime(2024, 11, 18)))
+def test_a_naive_window_is_read_as_utc(url):
+    record = {**url, "date": "2024-11-17T17:02:30+0000"}
+    naive = (datetime(2024, 11, 17, 17, 2, 30), datetime(2024, 11, 17, 17, 2, 31))  # mimecast_ttp.utc: naive is UTC
+    assert validate_records("url", [record], window=naive).valid == [record]
+    later = (datetime(2024, 11, 17, 17, 2, 31), datetime(2024, 11, 18))
+    assert validate_records("url", [record], window=later).outside_window == 1
 
 
 def test_an_unknown_endpoint_is_refused(url):

@@ -75,8 +75,8 @@ def test_ground_truth_prints_json_lines():
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (["--ground-truth", "--endpoint", "url", "--from", "2026-11-20T10:00:00", "--to", "2026-11-20T11:00:00Z"],
-     "UTC offset"),
+    (["--ground-truth", "--endpoint", "url", "--from", "2026-11-20 at ten", "--to", "2026-11-20T11:00:00Z"],
+     "--from='2026-11-20 at ten' is not an ISO 8601 date-time"),
     (["--volume", "-1"], "volume"),
 ])
 def test_bad_flags_exit_2_with_a_message(flags, message):

@@ -143,9 +143,12 @@ def test_generation_depends_on_seed_endpoint_and_hour_only():
         generate_hour(3, "url", hour + 1, 50, 0.1)
 
 
-def test_ground_truth_wants_aware_datetimes_and_a_known_endpoint():
-    with pytest.raises(ValueError, match="aware"):
-        ground_truth(SimulatorConfig(), "url", datetime(2026, 11, 20), datetime(2026, 11, 21))
+def test_ground_truth_reads_naive_datetimes_as_utc_and_wants_a_known_endpoint():
+    start, end = hour_window()
+    assert ground_truth(SimulatorConfig(), "url", start.replace(tzinfo=None), end.replace(tzinfo=None)) == \
+        ground_truth(SimulatorConfig(), "url", start, end)
+    with pytest.raises(ValueError, match="ground_truth start='noon' is not an ISO 8601 date-time"):
+        ground_truth(SimulatorConfig(), "url", "noon", end)
     with pytest.raises(ValueError, match="unknown endpoint"):
         ground_truth(SimulatorConfig(), "mail", *hour_window())
 
