@@ -49,6 +49,7 @@ from mimecast_ttp.hooks.errors import (  # noqa: F401  (re-exported: the hook's 
     MimecastTLSError,
     MimecastUnreadablePage,
 )
+from mimecast_ttp.hooks.pacing import DEFAULT_RESERVE, Pacer
 from mimecast_ttp.hooks.paging import (  # noqa: F401  (re-exported)
     DEFAULT_MAX_PAGES,
     Page,
@@ -78,6 +79,8 @@ class MimecastHook(BaseHook):
         raises :class:`MimecastRateLimitExceeded`.
     :param retry_attempts: attempts per request on 5xx, timeouts, unreadable bodies.
     :param retry_wait_initial: first backoff in seconds (doubles, with jitter, up to ``retry_wait_max``).
+    :param pace_reserve: calls to keep in hand in the shared quota; below it, calls are spread out
+        before the server answers 429 (0: no pacing).
     """
 
     conn_name_attr = "mimecast_conn_id"
@@ -96,6 +99,7 @@ class MimecastHook(BaseHook):
         retry_attempts: int = 5,
         retry_wait_initial: float = 1.0,
         retry_wait_max: float = 60.0,
+        pace_reserve: int = DEFAULT_RESERVE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -112,6 +116,7 @@ class MimecastHook(BaseHook):
         self.retry_policy = RetryPolicy(attempts=retry_attempts, wait_initial=retry_wait_initial,
                                         wait_max=retry_wait_max, rate_limit_budget=float(max_rate_limit_wait))
         self.stats = CallStats()
+        self.pacer = Pacer(self.stats, reserve=pace_reserve)
 
     # -- connection and session ------------------------------------------------------------
 
@@ -164,9 +169,12 @@ class MimecastHook(BaseHook):
         return value, expires_in
 
     def _post(self, path: str, **request_kwargs: Any) -> requests.Response:
+        self.pacer.wait_turn()
         request = transport.prepare_post(self.session, self.config, path, **request_kwargs)
         self.stats.requests += 1
-        return transport.send(self.session, self.config, request, path)
+        response = transport.send(self.session, self.config, request, path)
+        self.pacer.observe(response.headers)
+        return response
 
     # -- pages -------------------------------------------------------------------------------
 

@@ -98,6 +98,8 @@ class CallStats:
     rate_limit_wait_seconds: float = 0.0
     retries: int = 0
     token_refreshes: int = 0
+    pace_waits: int = 0  # waits before a call, the quota nearly spent (hooks/pacing.py)
+    pace_wait_seconds: float = 0.0
 
     def snapshot(self) -> dict[str, float]:
         return asdict(self)
