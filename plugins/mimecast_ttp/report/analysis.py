@@ -110,14 +110,21 @@ def freshness(stats: pd.DataFrame, alerts: pd.DataFrame, endpoint: str, as_of: p
 
 
 def volume(stats: pd.DataFrame, endpoint: str, thresholds: Thresholds) -> pd.DataFrame:
-    """Per loaded window: records fetched, alerts, and whether it is an anomaly (and why)."""
+    """Per loaded window: records fetched, alerts, and whether it is an anomaly (and why).
+
+    Judged per hour of window, so hourly runs and the daily backfill DAG's windows compare.
+    """
     rows = stats[(stats["endpoint"] == endpoint) & (stats["status"] == "loaded")].sort_values("window_start")
     series = rows.set_index("window_start")[["window_end", "records_fetched", "alerts", "quarantined",
                                              "clean_dropped"]].copy()
     fetched_or_one = series["records_fetched"].where(series["records_fetched"] > 0, 1)
     series["quarantine_rate"] = series["quarantined"] / fetched_or_one
     series["clean_share"] = series["clean_dropped"] / fetched_or_one
-    fetched = series["records_fetched"].astype(float)
+    hours = (series["window_end"] - series.index).dt.total_seconds().to_numpy() / 3600
+    hours = np.where(hours > 0, hours, 1.0)
+    series["records_per_hour"] = series["records_fetched"] / hours
+    series["alerts_per_hour"] = series["alerts"] / hours
+    fetched = series["records_per_hour"].astype(float)
     trailing = fetched.rolling(thresholds.trailing_windows, min_periods=thresholds.min_history)
     median = trailing.median().shift()
     mad = trailing.apply(lambda values: np.median(np.abs(values - np.median(values))), raw=True).shift()
@@ -197,7 +204,9 @@ def endpoint_report(frames, windows: pd.DataFrame, endpoint: str, as_of: pd.Time
         **freshness(frames.stats, frames.alerts, endpoint, as_of),
         "alerts": len(alerts),
         **quality(frames.stats, endpoint),
-        "anomalies": [{"window_start": _iso(start), "records_fetched": int(row.records_fetched),
+        "anomalies": [{"window_start": _iso(start), "window_end": _iso(row.window_end),
+                       "records_fetched": int(row.records_fetched),
+                       "records_per_hour": round(float(row.records_per_hour), 1),
                        "expected_range": [round(float(row.low), 1), round(float(row.high), 1)], "kind": row.anomaly}
                       for start, row in anomalies.iterrows()],
         "api": api_health(frames.stats, endpoint),
@@ -226,8 +235,9 @@ def checks(endpoints: dict[str, dict], thresholds: Thresholds) -> list[dict]:
         for endpoint, lag in stale.items()) or f"every endpoint's newest event is within {thresholds.max_lag}"})
     odd = [(endpoint, a) for endpoint, report in endpoints.items() for a in report["anomalies"]]
     results.append({"name": "volume", "status": "fail" if odd else "pass", "detail": "; ".join(
-        f"{endpoint} window {a['window_start']}: {a['records_fetched']} records fetched, expected "
-        f"{a['expected_range'][0]:g}..{a['expected_range'][1]:g} ({a['kind']})" for endpoint, a in odd)
+        f"{endpoint} window [{a['window_start']}, {a['window_end']}): {a['records_fetched']} records fetched "
+        f"({a['records_per_hour']:g} an hour), expected {a['expected_range'][0]:g}..{a['expected_range'][1]:g} "
+        f"an hour ({a['kind']})" for endpoint, a in odd)
         or "no window outside its trailing median ± k MAD"})
     noisy = {endpoint: report["quarantine_rate"] for endpoint, report in endpoints.items()
              if report["quarantine_rate"] > thresholds.max_quarantine_rate}

@@ -84,14 +84,14 @@ def charts(report: dict) -> dict[str, str]:
     for axis, endpoint in zip(axes, ENDPOINT_KEYS, strict=True):
         series = endpoints[endpoint]["_volume"]
         if len(series):
-            axis.plot(series.index, series["records_fetched"], marker=".", label="records fetched")
-            axis.plot(series.index, series["alerts"], marker=".", label="alerts")
+            axis.plot(series.index, series["records_per_hour"], marker=".", label="records fetched")
+            axis.plot(series.index, series["alerts_per_hour"], marker=".", label="alerts")
             axis.fill_between(series.index, series["low"], series["high"], alpha=0.15, label="expected (median ± k MAD)")
             odd = series[series["anomaly"] != ""]
-            axis.scatter(odd.index, odd["records_fetched"], color="#c62828", zorder=3, label="anomaly")
+            axis.scatter(odd.index, odd["records_per_hour"], color="#c62828", zorder=3, label="anomaly")
         axis.set_ylabel(endpoint)
     axes[0].legend(loc="upper left", ncol=4, fontsize="small", frameon=False)
-    out["Volume per window"] = _svg(figure)
+    out["Volume per hour, by window"] = _svg(figure)
 
     figure, axis = plt.subplots(figsize=(10, 3))
     for endpoint in ENDPOINT_KEYS:

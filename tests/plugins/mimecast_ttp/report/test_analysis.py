@@ -56,6 +56,20 @@ def test_a_window_far_from_its_trailing_median_is_an_anomaly_and_fails_the_volum
     assert report["endpoints"]["impersonation"]["alerts"] == len(read_frames(store, START, START + 12 * HOUR).alerts)
 
 
+def test_volume_is_judged_per_hour_so_a_daily_backfill_window_is_no_anomaly(store):
+    for hour in range(12):
+        _load(store, "url", START + hour * HOUR, START + (hour + 1) * HOUR)
+    _load(store, "url", START + 12 * HOUR, START + 24 * HOUR)  # one window of twelve hours, as the daily DAG's
+    _load(store, "url", START + 24 * HOUR, START + 25 * HOUR, SimulatorConfig(seed=3, volume=600))
+    report = _report(store, 25)
+    anomalies = report["endpoints"]["url"]["anomalies"]
+    assert [(a["window_start"], a["kind"]) for a in anomalies] == [("2026-11-27T00:00:00Z", "high")]
+    volume = report["endpoints"]["url"]["_volume"]
+    long_window = volume.loc[START + 12 * HOUR]
+    assert long_window["records_fetched"] > 10 * long_window["records_per_hour"] > 0
+    assert "an hour" in {c["name"]: c for c in report["checks"]}["volume"]["detail"]
+
+
 def test_lag_and_quarantine_thresholds_decide_their_checks(store):
     for endpoint in ("attachment", "impersonation", "url"):
         _load(store, endpoint, START, START + HOUR, SimulatorConfig(seed=3, volume=60, malformed_share=0.3))
