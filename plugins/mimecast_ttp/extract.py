@@ -125,6 +125,7 @@ def extract_window(
         "rate_limit_wait_seconds": round(after["rate_limit_wait_seconds"] - before["rate_limit_wait_seconds"], 3),
         "retries": int(after["retries"] - before["retries"]),
         "token_refreshes": int(after["token_refreshes"] - before["token_refreshes"]),
+        "tokens_minted": int(after["tokens_minted"] - before["tokens_minted"]),
         "pace_waits": int(after["pace_waits"] - before["pace_waits"]),
         "pace_wait_seconds": round(after["pace_wait_seconds"] - before["pace_wait_seconds"], 3),
         "api_version": str(hook.api_version),

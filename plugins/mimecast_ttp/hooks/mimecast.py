@@ -163,6 +163,7 @@ class MimecastHook(BaseHook):
         form = {"client_id": config.login, "client_secret": config.password, "grant_type": "client_credentials"}
         value, expires_in = responses.read_token(self._post(TOKEN_PATH, auth=NoAuth(), data=form), config.conn_id)
         mask_secret(value)
+        self.stats.tokens_minted += 1
         if self._bearer.has_token:
             self.stats.token_refreshes += 1
         self.log.info("Minted an API 2.0 token valid for %.0fs", expires_in)

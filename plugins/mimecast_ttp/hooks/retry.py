@@ -97,6 +97,7 @@ class CallStats:
     rate_limit_waits: int = 0
     rate_limit_wait_seconds: float = 0.0
     retries: int = 0
+    tokens_minted: int = 0  # API 2.0 token requests; a token is cached for the hook's life, never shared
     token_refreshes: int = 0
     pace_waits: int = 0  # waits before a call, the quota nearly spent (hooks/pacing.py)
     pace_wait_seconds: float = 0.0
