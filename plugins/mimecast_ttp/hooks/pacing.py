@@ -39,13 +39,16 @@ class Pacer:
         """Read the quota off an answer: how long the next call should wait, if at all."""
         remaining = _whole(headers.get("X-RateLimit-Remaining"))
         reset = headers.get("X-RateLimit-Reset")
-        if self.reserve == 0 or remaining is None or remaining >= self.reserve or reset is None:
+        if self.reserve == 0 or remaining is None or reset is None:
             return
         until_next = rate_limit_delay(reset, now=self._clock(), fallback=0.0)
-        if remaining == 0:  # right after the bucket's last call, the reset is one whole call-return
-            self._period = max(self._period, until_next)
+        # the reset is the time to the next call-return, never more than one whole period between
+        # them: the longest seen so far is the best estimate of that period
+        self._period = max(self._period, min(until_next, MAX_PACE_SECONDS))
         short = self.reserve - remaining
-        wait = min(max(until_next, self._period) * short * random.uniform(0.5, 1.5), MAX_PACE_SECONDS)
+        if short <= 0:
+            return
+        wait = min(max(until_next, self._period) * short * random.uniform(0.8, 1.2), MAX_PACE_SECONDS)
         self._due = max(self._due, self._clock() + wait)
 
     def wait_turn(self) -> None:

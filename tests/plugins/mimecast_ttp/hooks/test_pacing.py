@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -46,10 +45,10 @@ def test_a_nearly_spent_quota_spreads_the_next_call_by_the_calls_it_is_short():
     pace, clock = pacer(reserve=6)
     pace.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "500"})  # one call back every 0.5 s
     pace.wait_turn()
-    assert 0.5 * 6 * 0.5 <= clock.slept[0] <= 0.5 * 6 * 1.5  # six calls short, jittered so callers drift apart
+    assert 0.5 * 6 * 0.8 <= clock.slept[0] <= 0.5 * 6 * 1.2  # six calls short, jittered so callers drift apart
     pace.observe({"X-RateLimit-Remaining": "4", "X-RateLimit-Reset": "20"})  # part of a call-return left
     pace.wait_turn()
-    assert 0.5 * 2 * 0.5 <= clock.slept[1] <= 0.5 * 2 * 1.5  # paced by the whole call-return seen before
+    assert 0.5 * 2 * 0.8 <= clock.slept[1] <= 0.5 * 2 * 1.2  # paced by the whole call-return seen before
     assert pace.stats.pace_waits == 2 and pace.stats.pace_wait_seconds == pytest.approx(sum(clock.slept))
 
 
@@ -57,7 +56,7 @@ def test_an_epoch_reset_and_unreadable_headers():
     pace, clock = pacer(reserve=1)
     pace.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(clock.now * 1000) + 2000)})
     pace.wait_turn()
-    assert 1.0 <= clock.slept[0] <= 3.0
+    assert 1.6 <= clock.slept[0] <= 2.4
     pace.observe({"X-RateLimit-Remaining": "soon", "X-RateLimit-Reset": "500"})
     pace.observe({})
     pace.wait_turn()
@@ -73,29 +72,29 @@ def test_reserve_zero_turns_pacing_off_and_a_negative_one_is_refused():
         pacer(reserve=-1)
 
 
-def test_three_endpoints_sharing_one_quota_page_past_it_with_few_429s(monkeypatch, simulator_factory):
-    # 120 calls a minute, the bucket full at the start; 3 x 46 pages of 5 records, 3 tokens: 141 calls,
-    # so the last ~20 can only come at the sustained rate (2 a second)
+def test_three_endpoints_sharing_one_quota_page_past_it_without_429s(monkeypatch, simulator_factory):
+    # 120 calls a minute, the bucket full at the start; 3 x 46 pages of 5 records and 3 tokens: 141 calls,
+    # so the last ~20 can only come at the sustained rate (2 a second). The three hooks take turns page by
+    # page (as three tasks would, without depending on how threads are scheduled on a busy machine).
     server = simulator_factory(rate_limit=120, volume=225, malformed_share=0, seed=3)
     monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT",
                        json.dumps({**demo_connection(server.url), "extra": {"page_size": 5}}))
     start, end = END - timedelta(hours=1), END
     hooks = {key: MimecastHook(max_rate_limit_wait=120, retry_wait_initial=0.01)
              for key in ("attachment", "impersonation", "url")}
-    records: dict[str, list] = {}
-
-    def read(key: str) -> None:
-        records[key] = [record for page in hooks[key].iter_pages(key, start, end) for record in page.records]
-
-    threads = [threading.Thread(target=read, args=(key,)) for key in hooks]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
+    pages = {key: hook.iter_pages(key, start, end) for key, hook in hooks.items()}
+    records: dict[str, list] = {key: [] for key in hooks}
+    while pages:
+        for key in list(pages):
+            page = next(pages[key], None)
+            if page is None:
+                del pages[key]
+            else:
+                records[key].extend(page.records)
     for key in hooks:
         # the API's "to" is inclusive: the hook reads what the request asks for, up to and with 12:00:00
         assert canonical(records[key]) == canonical(ground_truth(server.config, key, start, end + timedelta(seconds=1)))
+    assert sum(hook.stats.requests for hook in hooks.values()) > 120  # past the bucket
     assert sum(hook.stats.pace_waits for hook in hooks.values()) > 0
-    rate_limited = server.stats.snapshot()["rate_limited"]
-    assert rate_limited <= 2, f"{rate_limited} calls answered 429 although the headers said the quota ran low"
-    assert sum(hook.stats.rate_limit_waits for hook in hooks.values()) == rate_limited
+    assert server.stats.snapshot()["rate_limited"] == 0
+    assert sum(hook.stats.rate_limit_waits for hook in hooks.values()) == 0
