@@ -17,6 +17,7 @@ COMMANDS = {
     "fetch": "Extract one endpoint's window through a Mimecast connection.",
     "stats": "Show recent run statistics from the alert store.",
     "report": "Report coverage, gaps, freshness, volume, quality and alerts; --check for monitoring.",
+    "db": "The alert store's schema: `db upgrade` applies its migrations, `db current` shows its revision.",
 }
 
 
