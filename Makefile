@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check -q
 
-.PHONY: test test-long fuzz chaos lint demo bench simulate lock clean
+.PHONY: test test-long fuzz chaos lint demo airflow bench simulate lock clean
 
 $(VENV): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test-long: $(VENV)
 
 demo: $(VENV)
 	$(BIN)/python -m mimecast_ttp.demo
+
+# The DAG in a real local Airflow (API server/UI, scheduler, dag-processor) fed by the simulator,
+# until Ctrl-C; e.g. `make airflow AIRFLOW_ARGS="--port 8081 --no-login"`.
+AIRFLOW_ARGS ?=
+airflow: $(VENV)
+	$(BIN)/python -m mimecast_ttp.local_airflow $(AIRFLOW_ARGS)
 
 bench: $(VENV)
 	$(BIN)/python bench/run.py

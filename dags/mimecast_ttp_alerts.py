@@ -5,10 +5,10 @@ Pulls Mimecast **Targeted Threat Protection** logs for one time window, checks t
 drops what Mimecast already judged clean or safe, turns every other record into an alert mapped
 to a **MITRE ATT&CK** threat, and loads the alerts into the alert store.
 
-```
+```text
 resolve_window ─┬─> attachment.    extract ─> validate ─> filter ─> map ─> load
-               ├─> impersonation. extract ─> validate ─> filter ─> map ─> load
-               └─> url.           extract ─> validate ─> filter ─> map ─> load
+                ├─> impersonation. extract ─> validate ─> filter ─> map ─> load
+                └─> url.           extract ─> validate ─> filter ─> map ─> load
 remove_expired_staging   (beside the pipeline: deletes staged windows past their retention)
 ```
 

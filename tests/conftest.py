@@ -46,6 +46,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Tests that start the real Airflow services (each a scheduler, API server and dag-processor)
     # run one at a time on one xdist worker: two such stacks at once would starve two cores.
+    # Without xdist (``-p no:xdist``) the marker is unknown and everything runs one at a time anyway.
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
     for item in items:
         if item.get_closest_marker("scheduler"):
             item.add_marker(pytest.mark.xdist_group("airflow-services"))
