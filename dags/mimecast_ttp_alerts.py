@@ -24,7 +24,9 @@ remove_expired_staging   (beside the pipeline: deletes staged windows past their
   transaction (table `mimecast_alerts`, `mimecast_quarantine`, `mimecast_run_stats`), then emits
   an event on the `mimecast_alerts` asset carrying the window's statistics.
 
-Backfill: `airflow backfill create --dag-id mimecast_ttp_alerts --from-date ... --to-date ...`.
+Backfill: `airflow backfill create --dag-id mimecast_ttp_alerts_daily --from-date ... --to-date ...`
+(the same pipeline in daily windows: far fewer task runs and API calls for long ranges, the same
+alert ids, so hourly and daily loads of one period never duplicate). The hourly DAG backfills too.
 Settings: the README's *Configuration* section.
 """
 
@@ -46,11 +48,13 @@ from mimecast_ttp.failures import notify_failure
 from mimecast_ttp.settings import MAX_OVERLAP_MINUTES, Settings
 
 SETTINGS = Settings.from_env()
+DAILY_SCHEDULE = "0 0 * * *"  # the backfill DAG's windows: whole UTC days
 ALERTS_ASSET = Asset(name="mimecast_alerts", uri="mimecast-ttp://alerts/mimecast_alerts")
 
 
 @task
-def resolve_window(params: dict | None = None, dag_run=None, data_interval_start=None, data_interval_end=None):
+def resolve_window(schedule: str, params: dict | None = None, dag_run=None, data_interval_start=None,
+                   data_interval_end=None):
     """Decide the run's window once; every endpoint extracts the same one.
 
     The threat table is checked here too, so a broken table fails the run before any API call.
@@ -64,7 +68,7 @@ def resolve_window(params: dict | None = None, dag_run=None, data_interval_start
     load_threat_table(SETTINGS.threat_mappings)
     try:
         window = resolve(
-            schedule=SETTINGS.schedule,
+            schedule=schedule,
             overlap=timedelta(minutes=params["overlap_minutes"]) if params.get("overlap_minutes") is not None
             else SETTINGS.overlap,
             param_start=params.get("start"),
@@ -176,43 +180,56 @@ def _json_safe(stats: dict) -> dict:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in stats.items()}
 
 
-@dag(
-    dag_id="mimecast_ttp_alerts",
-    schedule=CronDataIntervalTimetable(SETTINGS.schedule, timezone="UTC"),
-    start_date=datetime(2024, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=4,
-    doc_md=__doc__,
-    tags=["mimecast", "security", "alerts"],
-    on_failure_callback=notify_failure,
-    default_args={
-        "owner": "security-data",
-        "retries": SETTINGS.task_retries,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=20),
-        "execution_timeout": timedelta(minutes=30),
-        "on_failure_callback": notify_failure,
-    },
-    params={
-        "start": Param(None, type=["null", "string"], format="date-time",
-                       description="Window start (ISO 8601, UTC if no offset). Give with `end`."),
-        "end": Param(None, type=["null", "string"], format="date-time",
-                     description="Window end, exclusive. Give with `start`."),
-        "mimecast_conn_id": Param(SETTINGS.mimecast_conn_id, type="string", description="Mimecast connection id."),
-        "page_size": Param(None, type=["null", "integer"], minimum=1, maximum=1000,
-                           description="Records per page; default: the connection's `page_size`, else 500."),
-        "overlap_minutes": Param(None, type=["null", "number"], minimum=0, maximum=MAX_OVERLAP_MINUTES,
-                                 description="Minutes requested before the window for late events."),
-    },
-)
-def mimecast_ttp_alerts():
-    # Housekeeping runs beside the pipeline, not after it: the loads stay the run's leaves, so a
-    # failed load fails the run, and cleanup does not depend on this window succeeding.
-    remove_expired_staging()
-    window = resolve_window()
-    for endpoint in ENDPOINT_KEYS:  # one group per endpoint: three chains side by side in the graph
-        endpoint_pipeline.override(group_id=endpoint)(endpoint=endpoint, window=window)
+def alerts_dag(dag_id: str, schedule: str, *, description: str, paused: bool | None = None, tags: tuple = ()):
+    """The pipeline as a DAG with its own schedule: the hourly DAG and the daily backfill DAG."""
+
+    @dag(
+        dag_id=dag_id,
+        description=description,
+        schedule=CronDataIntervalTimetable(schedule, timezone="UTC"),
+        start_date=datetime(2024, 1, 1, tzinfo=UTC),
+        catchup=False,
+        max_active_runs=4,
+        is_paused_upon_creation=paused,
+        doc_md=__doc__,
+        tags=["mimecast", "security", "alerts", *tags],
+        on_failure_callback=notify_failure,
+        default_args={
+            "owner": "security-data",
+            "retries": SETTINGS.task_retries,
+            "retry_delay": timedelta(minutes=1),
+            "retry_exponential_backoff": 2.0,
+            "max_retry_delay": timedelta(minutes=20),
+            "execution_timeout": timedelta(minutes=30),
+            "on_failure_callback": notify_failure,
+        },
+        params={
+            "start": Param(None, type=["null", "string"], format="date-time",
+                           description="Window start (ISO 8601, UTC if no offset). Give with `end`."),
+            "end": Param(None, type=["null", "string"], format="date-time",
+                         description="Window end, exclusive. Give with `start`."),
+            "mimecast_conn_id": Param(SETTINGS.mimecast_conn_id, type="string",
+                                      description="Mimecast connection id."),
+            "page_size": Param(None, type=["null", "integer"], minimum=1, maximum=1000,
+                               description="Records per page; default: the connection's `page_size`, else 500."),
+            "overlap_minutes": Param(None, type=["null", "number"], minimum=0, maximum=MAX_OVERLAP_MINUTES,
+                                     description="Minutes requested before the window for late events."),
+        },
+    )
+    def pipeline():
+        # Housekeeping runs beside the pipeline, not after it: the loads stay the run's leaves, so a
+        # failed load fails the run, and cleanup does not depend on this window succeeding.
+        remove_expired_staging()
+        window = resolve_window(schedule=schedule)
+        for endpoint in ENDPOINT_KEYS:  # one group per endpoint: three chains side by side in the graph
+            endpoint_pipeline.override(group_id=endpoint)(endpoint=endpoint, window=window)
+
+    return pipeline()
 
 
-mimecast_ttp_alerts()
+mimecast_ttp_alerts = alerts_dag(
+    "mimecast_ttp_alerts", SETTINGS.schedule,
+    description="Mimecast TTP logs to MITRE-mapped alerts, one window per schedule interval (hourly).")
+mimecast_ttp_alerts_daily = alerts_dag(
+    "mimecast_ttp_alerts_daily", DAILY_SCHEDULE, paused=True, tags=("backfill",),
+    description="The same pipeline in daily windows, for backfills and catch-up; paused until needed.")
