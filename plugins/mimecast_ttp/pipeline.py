@@ -223,6 +223,9 @@ def run_stats(report: dict, run_id: str | None) -> dict:
         "rate_limit_wait_seconds": extract.get("rate_limit_wait_seconds", 0.0),
         "retries": extract.get("retries", 0),
         "token_refreshes": extract.get("token_refreshes", 0),
+        "tokens_minted": extract.get("tokens_minted", 0),
+        "pace_waits": extract.get("pace_waits", 0),
+        "pace_wait_seconds": extract.get("pace_wait_seconds", 0.0),
         "duration_seconds": round((datetime.now(UTC) - started).total_seconds(), 3),
         "newest_event_time": validate.get("newest_event_time"),
     }
@@ -307,7 +310,9 @@ def step_summary(report: dict, step: str, stats: dict | None = None) -> str:
         e = report["extract"]
         return (f"{where}: extracted {e['pages']} page(s), {e['records']} record(s) ({e['records_in_window']} in the "
                 f"request window); {e['rate_limit_waits']} 429 wait(s) ({e['rate_limit_wait_seconds']}s), "
-                f"{e['retries']} retried request(s), {e['token_refreshes']} token refresh(es)")
+                f"{e.get('pace_waits', 0)} pacing wait(s) ({e.get('pace_wait_seconds', 0.0)}s), "
+                f"{e['retries']} retried request(s), {e.get('tokens_minted', 0)} token(s) minted "
+                f"({e['token_refreshes']} refresh(es))")
     if step == "validate":
         v = report["validate"]
         return (f"{where}: validated {v['records']} record(s): {v['valid']} valid, {v['quarantined']} quarantined"

@@ -160,6 +160,9 @@ def api_health(stats: pd.DataFrame, endpoint: str) -> dict:
         "rate_limit_wait_seconds": round(float(rows["rate_limit_wait_seconds"].sum()), 1),
         "retries": int(rows["retries"].sum()),
         "token_refreshes": int(rows["token_refreshes"].sum()),
+        "tokens_minted": int(rows["tokens_minted"].fillna(0).sum()),
+        "pace_waits": int(rows["pace_waits"].fillna(0).sum()),
+        "pace_wait_seconds": round(float(rows["pace_wait_seconds"].fillna(0).sum()), 1),
         "duration_seconds_p50": round(float(duration.median()), 2) if len(duration) else None,
         "duration_seconds_max": round(float(duration.max()), 2) if len(duration) else None,
     }

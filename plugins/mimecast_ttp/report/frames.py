@@ -17,7 +17,7 @@ from sqlalchemy import select
 STATS_COLUMNS = (
     "endpoint", "window_start", "window_end", "status", "records_fetched", "outside_window", "alerts",
     "alerts_new", "quarantined", "quarantined_by_reason", "clean_dropped", "unmapped_alert_types",
-    "rate_limit_waits", "rate_limit_wait_seconds", "retries", "token_refreshes", "duration_seconds",
+    "rate_limit_waits", "rate_limit_wait_seconds", "retries", "token_refreshes", "tokens_minted", "pace_waits", "pace_wait_seconds", "duration_seconds",
     "newest_event_time", "loaded_at",
 )  # fmt: skip
 ALERT_COLUMNS = ("endpoint", "alert_type", "threat_id", "threat_name", "event_time", "recipient", "sender",

@@ -33,7 +33,7 @@ from mimecast_ttp.store.errors import AlertStoreError
 log = logging.getLogger("mimecast_ttp.store")
 
 VERSION_TABLE = "mimecast_ttp_alembic_version"
-HEAD_REVISION = "0001"  # the newest file in migrations/versions/ (test_migrations.py checks it)
+HEAD_REVISION = "0002"  # the newest file in migrations/versions/ (test_migrations.py checks it)
 BASELINE_REVISION = "0001"  # the schema create_all made before there were migrations
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 SCHEMA_LOCK_KEY = 0x6D696D65  # PostgreSQL advisory lock held while the schema is changed

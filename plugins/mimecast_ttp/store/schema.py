@@ -126,5 +126,9 @@ run_stats_table = Table(
     Column("duration_seconds", Float),
     Column("newest_event_time", UtcDateTime),
     Column("loaded_at", UtcDateTime, nullable=False),
+    # revision 0002, at the end as ADD COLUMN puts them
+    Column("pace_waits", Integer),
+    Column("pace_wait_seconds", Float),
+    Column("tokens_minted", Integer),
     Index("ix_mimecast_run_stats_loaded_at", "loaded_at"),
 )

@@ -12,12 +12,12 @@ import contextlib
 import copy
 import json
 import uuid
-from collections.abc import Generator
+from collections.abc import Collection, Generator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from mimecast_ttp.endpoints import get_endpoint
@@ -98,18 +98,26 @@ def load(store: AlertStore, batch: dict[str, Any]) -> dict[str, Any]:
     return store.load_window(**args)
 
 
-def dump(store: AlertStore, *, without: set[str] = frozenset()) -> dict[str, list[dict[str, Any]]]:
-    """Every row of the three tables, in a stable order, minus the ``without`` columns."""
+def dump(
+    store: AlertStore | Engine,
+    *,
+    without: Collection[str] = frozenset(),
+    columns: Mapping[str, Collection[str]] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the three tables, in a stable order, minus the ``without`` columns; only the
+    ``columns[table]`` when given (a store at an earlier revision lacks some of ``schema.py``'s)."""
     orders = {
         alerts_table: [alerts_table.c.alert_id],
         quarantine_table: [quarantine_table.c.endpoint, quarantine_table.c.window_start, quarantine_table.c.id],
         run_stats_table: [run_stats_table.c.endpoint, run_stats_table.c.window_start],
     }
+    engine = store if isinstance(store, Engine) else store.engine
     tables: dict[str, list[dict[str, Any]]] = {}
-    with store.engine.connect() as conn:
+    with engine.connect() as conn:
         for table, order in orders.items():
-            rows = conn.execute(select(table).order_by(*order)).mappings()
-            tables[table.name] = [{k: v for k, v in row.items() if k not in without} for row in rows]
+            selected = [c for c in table.c if c.name not in without and (columns is None or c.name in columns[table.name])]
+            rows = conn.execute(select(*selected).order_by(*order)).mappings()
+            tables[table.name] = [dict(row) for row in rows]
     return tables
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from pathlib import Path
@@ -10,7 +11,14 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from mimecast_ttp.store import HEAD_REVISION, VERSION_TABLE, AlertStore, normalise_url
-from tests.plugins.mimecast_ttp.store.schemas import make_legacy_store, make_legacy_tables, schema_at
+from mimecast_ttp.store.migrate import BASELINE_REVISION
+from tests.plugins.mimecast_ttp.store.schemas import (
+    assert_kept_with_new_columns_null,
+    make_legacy_store,
+    make_legacy_tables,
+    make_store_at,
+    schema_at,
+)
 from tests.plugins.mimecast_ttp.store_samples import (
     W2,
     dump,
@@ -32,6 +40,19 @@ def store_url(request, tmp_path):
         yield url
 
 
+@pytest.fixture
+def head_schema(request, store_url, tmp_path):
+    """The schema at head, as `db upgrade` makes it in an empty database of the store's dialect."""
+    with contextlib.ExitStack() as made:
+        if store_url.startswith("sqlite"):
+            url = f"sqlite:///{tmp_path / 'fresh.db'}"
+        else:
+            url = made.enter_context(postgres_schema(request.getfixturevalue("postgres_url")))
+        done = db("upgrade", "--db", url)
+        assert done.returncode == 0, done.stderr
+        yield schema_at(url)
+
+
 def db(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([str(COMMAND), "db", *args], capture_output=True, text=True, timeout=120,
                           env=env or os.environ.copy())  # fmt: skip
@@ -45,23 +66,43 @@ def versions(url: str) -> list[str]:
     return rows
 
 
-def test_upgrade_brings_a_store_made_before_migrations_to_head_with_every_row(store_url, fixtures_dir):
+def test_upgrade_brings_a_store_made_before_migrations_to_head_with_every_row(store_url, fixtures_dir, head_schema):
     before = make_legacy_store(store_url, fixtures_dir)
-    legacy_schema = schema_at(store_url)
     current = db("current", "--db", store_url)
     assert current.returncode == 0, current.stderr
-    assert current.stdout.startswith("none (tables made before migrations")
+    assert current.stdout.startswith(f"none (tables made before migrations: `db upgrade` or the next load stamps them {BASELINE_REVISION})")
 
     done = db("upgrade", "--db", store_url)
 
     assert done.returncode == 0, done.stderr
-    assert "tables made before migrations, stamped 0001, upgraded to 0001 (head); every row kept" in done.stdout
+    assert (f"tables made before migrations, stamped {BASELINE_REVISION}, upgraded to {HEAD_REVISION} (head); "
+            "every row kept") in done.stdout  # fmt: skip
     assert versions(store_url) == [HEAD_REVISION]
-    assert schema_at(store_url) == legacy_schema
+    assert schema_at(store_url) == head_schema
     store = AlertStore.from_url(store_url)
-    assert dump(store) == before  # every row of every table, every column
+    # every row of every table, every column the old code wrote; NULL in the ones added since
+    assert_kept_with_new_columns_null(before, dump(store))
     written = load(store, window_batch(sample_records(fixtures_dir, "url"), "url", W2))
     assert (written["alerts"], written["alerts_new"]) == (4, 0)
+    store.engine.dispose()
+    assert db("current", "--db", store_url).stdout.startswith(f"{HEAD_REVISION} (head) in ")
+
+
+def test_upgrade_brings_a_store_at_an_earlier_revision_to_head_with_every_row(store_url, fixtures_dir, head_schema):
+    before = make_store_at(store_url, BASELINE_REVISION, fixtures_dir)
+    current = db("current", "--db", store_url)
+    assert current.returncode == 0, current.stderr
+    assert current.stdout.startswith(f"{BASELINE_REVISION} (head is {HEAD_REVISION}: run `mimecast-ttp db upgrade`) in ")
+
+    done = db("upgrade", "--db", store_url)
+
+    assert done.returncode == 0, done.stderr
+    assert f": upgraded from {BASELINE_REVISION} to {HEAD_REVISION} (head)" in done.stdout
+    assert "stamped" not in done.stdout and "created" not in done.stdout
+    assert versions(store_url) == [HEAD_REVISION]
+    assert schema_at(store_url) == head_schema
+    store = AlertStore.from_url(store_url)
+    assert_kept_with_new_columns_null(before, dump(store))
     store.engine.dispose()
     assert db("current", "--db", store_url).stdout.startswith(f"{HEAD_REVISION} (head) in ")
 
@@ -69,13 +110,13 @@ def test_upgrade_brings_a_store_made_before_migrations_to_head_with_every_row(st
 def test_upgrade_twice_is_a_no_op(store_url):
     first = db("upgrade", "--db", store_url)
     assert first.returncode == 0, first.stderr
-    assert "upgraded from none to 0001 (head)" in first.stdout
+    assert f"upgraded from none to {HEAD_REVISION} (head)" in first.stdout
     schema = schema_at(store_url)
 
     second = db("upgrade", "--db", store_url)
 
     assert second.returncode == 0, second.stderr
-    assert second.stdout.strip().endswith("is at 0001 (head): nothing to do")
+    assert second.stdout.strip().endswith(f"is at {HEAD_REVISION} (head): nothing to do")
     assert schema_at(store_url) == schema
     assert versions(store_url) == [HEAD_REVISION]
 
@@ -99,8 +140,8 @@ def test_the_store_is_found_as_stats_finds_it(tmp_path):
     done = db("upgrade", env=env)
 
     assert done.returncode == 0, done.stderr
-    assert f"sqlite:///{path}: created, upgraded from none to 0001 (head)" in done.stdout
-    assert db("current", env=env).stdout.startswith("0001 (head)")
+    assert f"sqlite:///{path}: created, upgraded from none to {HEAD_REVISION} (head)" in done.stdout
+    assert db("current", env=env).stdout.startswith(f"{HEAD_REVISION} (head)")
 
 
 def test_missing_files_and_folders_are_clear_errors_and_create_nothing(tmp_path):

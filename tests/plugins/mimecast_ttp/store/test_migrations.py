@@ -1,12 +1,15 @@
 """The store's schema migrations on a real SQLite file and the real PostgreSQL.
 
-First use of an empty database runs them and gives exactly the tables the pre-migration code's
-``create_all`` made; a store that code made is recognised, stamped and kept row for row; first
-uses racing in separate processes upgrade once; at head, first use costs one query and no Alembic.
+Revision 0001 is exactly the tables the pre-migration code's ``create_all`` made, and head is
+exactly what ``schema.py`` declares; first use of an empty database runs them all; a store that
+code made is recognised, stamped and kept row for row, as is a store made at any earlier revision;
+first uses racing in separate processes upgrade once; at head, first use costs one query and no
+Alembic.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,15 +21,21 @@ import time
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
 from mimecast_ttp.store import VERSION_TABLE, AlertStore, AlertStoreError, metadata, migrate, normalise_url
 from tests.plugins.mimecast_ttp.store.schemas import (
+    assert_kept_with_new_columns_null,
+    declared_schema,
+    dump_stored,
     legacy_ddl,
     make_legacy_store,
     make_legacy_tables,
+    make_store_at,
     schema_at,
     schema_of,
+    upgrade_to,
 )
 from tests.plugins.mimecast_ttp.store_samples import (
     W2,
@@ -38,6 +47,12 @@ from tests.plugins.mimecast_ttp.store_samples import (
 )
 
 REPO = Path(__file__).resolve().parents[4]
+# every revision before head, oldest first: a store made by the code of each is upgraded in a test
+EARLIER_REVISIONS = [
+    script.revision
+    for script in reversed(list(ScriptDirectory.from_config(migrate.alembic_config()).walk_revisions()))
+    if script.revision != migrate.HEAD_REVISION
+]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -50,13 +65,22 @@ def store_url(request, tmp_path):
 
 
 @pytest.fixture
-def other_url(request, store_url, tmp_path):
+def new_url(request, store_url, tmp_path):
+    """Makes more empty databases of the store's dialect: ``new_url("name")``."""
+    with contextlib.ExitStack() as made:
+
+        def make(name: str) -> str:
+            if store_url.startswith("sqlite"):
+                return f"sqlite:///{tmp_path / f'{name}.db'}"
+            return made.enter_context(postgres_schema(request.getfixturevalue("postgres_url")))
+
+        yield make
+
+
+@pytest.fixture
+def other_url(new_url):
     """A second, empty database of the same dialect."""
-    if store_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'other.db'}"
-        return
-    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
-        yield url
+    return new_url("other")
 
 
 def versions(url: str) -> list[str]:
@@ -66,6 +90,18 @@ def versions(url: str) -> list[str]:
             return list(conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
     finally:
         engine.dispose()
+
+
+def assert_writes_a_later_window(store: AlertStore, fixtures_dir: Path, endpoint: str) -> None:
+    """The same events of ``endpoint`` again, in window W2, with the run statistics of today's
+    pipeline (the columns later revisions added too): its 4 alerts updated, none new, the stats kept."""
+    batch = window_batch(sample_records(fixtures_dir, endpoint), endpoint, W2)
+    batch["stats"] |= {"tokens_minted": 2, "pace_waits": 3, "pace_wait_seconds": 1.5}
+    written = load(store, batch)
+    assert (written["alerts"], written["alerts_new"]) == (4, 0)
+    assert store.count_alerts() == 9
+    (row,) = [r for r in dump(store)["mimecast_run_stats"] if (r["endpoint"], r["window_start"]) == (endpoint, W2[0])]
+    assert (row["tokens_minted"], row["pace_waits"], row["pace_wait_seconds"]) == (2, 3, 1.5)
 
 
 def test_head_revision_names_the_newest_migration_script():
@@ -80,16 +116,23 @@ def test_head_revision_names_the_newest_migration_script():
     assert (migrate.MIGRATIONS_DIR / "script.py.mako").is_file()
 
 
-def test_first_use_of_an_empty_database_makes_the_schema_create_all_made(store_url, other_url):
-    store = AlertStore.from_url(store_url)
-    store.ensure_tables()
-    store.engine.dispose()
+def test_the_baseline_revision_is_the_schema_create_all_made(store_url, other_url):
+    upgrade_to(store_url, migrate.BASELINE_REVISION)
     make_legacy_tables(other_url)
 
     migrated = schema_at(store_url)
-    assert set(migrated) == set(metadata.tables) == set(migrate.BASELINE_TABLES)
+    assert set(migrated) == set(migrate.BASELINE_TABLES)
     assert migrated == schema_at(other_url)  # the pre-migration code's DDL, column for column
-    assert versions(store_url) == [migrate.HEAD_REVISION]
+    assert versions(store_url) == [migrate.BASELINE_REVISION]
+
+
+def test_first_use_of_an_empty_database_runs_every_migration(store_url):
+    store = AlertStore.from_url(store_url)
+    store.ensure_tables()
+    store.engine.dispose()
+
+    assert set(schema_at(store_url)) == set(metadata.tables) == set(migrate.BASELINE_TABLES)
+    assert versions(store_url) == [migrate.HEAD_REVISION]  # its schema: the test below
     # the version table is ours alone: Airflow's alembic_version is never made or read
     engine = create_engine(normalise_url(store_url))
     assert "alembic_version" not in schema_of(engine, without=())
@@ -99,15 +142,14 @@ def test_first_use_of_an_empty_database_makes_the_schema_create_all_made(store_u
 
 def test_the_migrations_give_what_the_schema_module_declares(store_url, other_url):
     # schema.py is what the code reads and writes through: the migrations must make exactly it
+    # (tables, columns in order, types, nullability, keys, indexes: schema.py lists a column a
+    # migration adds at the end of its table, where ALTER TABLE ... ADD COLUMN puts it)
     AlertStore.from_url(store_url).ensure_tables()
-    engine = create_engine(normalise_url(other_url))
-    metadata.create_all(engine)
-    assert schema_of(engine) == schema_at(store_url)
-    engine.dispose()
+    assert schema_at(store_url) == declared_schema(other_url)
 
 
-def test_on_sqlite_the_migrated_ddl_is_the_old_ddl_statement_for_statement(tmp_path):
-    AlertStore.from_url(f"sqlite:///{tmp_path / 'new.db'}").ensure_tables()
+def test_on_sqlite_the_baseline_ddl_is_the_old_ddl_statement_for_statement(tmp_path):
+    upgrade_to(f"sqlite:///{tmp_path / 'new.db'}", migrate.BASELINE_REVISION)
     make_legacy_tables(f"sqlite:///{tmp_path / 'old.db'}")
 
     def ddl(path: Path) -> dict[str, str]:
@@ -119,23 +161,56 @@ def test_on_sqlite_the_migrated_ddl_is_the_old_ddl_statement_for_statement(tmp_p
     assert len(ddl(tmp_path / "old.db")) == len(legacy_ddl("sqlite")) == 8  # 3 tables, 5 indexes
 
 
-def test_a_store_made_before_migrations_is_stamped_on_first_use_and_keeps_every_row(store_url, fixtures_dir):
+def test_a_store_made_before_migrations_is_stamped_on_first_use_and_keeps_every_row(
+    store_url, new_url, fixtures_dir, caplog
+):
     before = make_legacy_store(store_url, fixtures_dir)
     assert {name: len(rows) for name, rows in before.items()} == {
         "mimecast_alerts": 9, "mimecast_quarantine": 9, "mimecast_run_stats": 5,
     }  # fmt: skip
-    legacy_schema = schema_at(store_url)
+    assert set(before["mimecast_run_stats"][0]) < set(metadata.tables["mimecast_run_stats"].c.keys())
 
     store = AlertStore.from_url(store_url)
-    assert store.count_alerts() == 9  # the first use: stamped, upgraded
+    with caplog.at_level("INFO", logger="mimecast_ttp.store"):
+        assert store.count_alerts() == 9  # the first use: stamped, upgraded
+    assert f"stamped {migrate.BASELINE_REVISION}" in caplog.text
+    assert f"schema upgraded from none to {migrate.HEAD_REVISION}" in caplog.text
 
     assert versions(store_url) == [migrate.HEAD_REVISION]
-    assert dump(store) == before  # every row, every column
-    assert schema_at(store_url) == legacy_schema
+    # every row, every column the old code wrote; NULL in the columns later revisions added
+    assert_kept_with_new_columns_null(before, dump(store))
+    # the schema is head's: as an empty database's first use makes it, and as schema.py declares
+    fresh = new_url("fresh")
+    AlertStore.from_url(fresh).ensure_tables()
+    assert schema_at(store_url) == schema_at(fresh)
+    assert schema_at(store_url) == declared_schema(new_url("declared"))
     # and the code writes into it as into any store: the same events in a later window
-    written = load(store, window_batch(sample_records(fixtures_dir, "impersonation"), "impersonation", W2))
-    assert (written["alerts"], written["alerts_new"]) == (4, 0)
-    assert store.count_alerts() == 9
+    assert_writes_a_later_window(store, fixtures_dir, "impersonation")
+    store.engine.dispose()
+
+
+@pytest.mark.parametrize("revision", EARLIER_REVISIONS)
+def test_a_store_made_at_an_earlier_revision_is_upgraded_on_first_use_and_keeps_every_row(
+    store_url, new_url, fixtures_dir, revision, caplog
+):
+    # a store made and filled by the code whose head was `revision` (the first migrations-era code
+    # for 0001): its tables as the migrations up to `revision` made them, rows in their columns
+    before = make_store_at(store_url, revision, fixtures_dir)
+    assert versions(store_url) == [revision]
+    at_revision = schema_at(store_url)
+
+    store = AlertStore.from_url(store_url)
+    with caplog.at_level("INFO", logger="mimecast_ttp.store"):
+        assert store.count_alerts() == 9  # the first use: upgraded, not stamped
+    assert f"schema upgraded from {revision} to {migrate.HEAD_REVISION}" in caplog.text
+    assert "stamped" not in caplog.text
+
+    assert versions(store_url) == [migrate.HEAD_REVISION]
+    assert_kept_with_new_columns_null(before, dump(store))
+    fresh = new_url("fresh")
+    AlertStore.from_url(fresh).ensure_tables()
+    assert schema_at(store_url) == schema_at(fresh) != at_revision
+    assert_writes_a_later_window(store, fixtures_dir, "url")
     store.engine.dispose()
 
 
@@ -247,8 +322,8 @@ def test_concurrent_first_use_in_separate_processes_upgrades_once(
         assert result.returncode == 0, result.stderr
     assert [json.loads(r.stdout) for r in results[:3]] == [1, 4, 4]
     logs = "".join(r.stderr for r in results)
-    assert logs.count("schema upgraded from none to 0001") == 1, logs
-    assert logs.count("stamped 0001") == (1 if made_before_migrations else 0), logs
+    assert logs.count(f"schema upgraded from none to {migrate.HEAD_REVISION}") == 1, logs
+    assert logs.count(f"stamped {migrate.BASELINE_REVISION}") == (1 if made_before_migrations else 0), logs
     assert versions(store_url) == [migrate.HEAD_REVISION]
     store = AlertStore.from_url(store_url)
     assert store.count_alerts() == 9
@@ -272,13 +347,14 @@ def test_first_use_at_head_is_one_look_at_the_version_table_without_alembic(tmp_
     assert done.stdout.split() == ["4", "[]"]
 
 
+BROKEN_REVISION = "broken"
 BROKEN_MIGRATION = '''
 """A migration that fails half-way: for the test only."""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{revision}"
+down_revision = "{down_revision}"
 branch_labels = None
 depends_on = None
 
@@ -292,22 +368,27 @@ def upgrade() -> None:
 
 
 def test_a_migration_that_fails_changes_nothing(store_url, fixtures_dir, tmp_path, monkeypatch):
-    # a second migration (as a developer would add one) that breaks after changing things
+    # a migration after head (as a developer would add one) that breaks after changing things
+    head = migrate.HEAD_REVISION
     before = make_legacy_store(store_url, fixtures_dir)
     AlertStore.from_url(store_url).ensure_tables()
     schema = schema_at(store_url)
+    at_head = dump_stored(store_url)
+    assert_kept_with_new_columns_null(before, at_head)
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_broken.py").write_text(BROKEN_MIGRATION)
+    (scripts / "versions" / f"{BROKEN_REVISION}.py").write_text(
+        BROKEN_MIGRATION.format(revision=BROKEN_REVISION, down_revision=head)
+    )
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", scripts)
-    monkeypatch.setattr(migrate, "HEAD_REVISION", "0002")
-    assert migrate.script_head() == "0002"
+    monkeypatch.setattr(migrate, "HEAD_REVISION", BROKEN_REVISION)
+    assert migrate.script_head() == BROKEN_REVISION
 
     store = AlertStore.from_url(store_url)
-    with pytest.raises(AlertStoreError, match=r"from revision 0001 failed \(RuntimeError: half-way\); nothing was changed"):
+    with pytest.raises(AlertStoreError, match=rf"from revision {head} failed \(RuntimeError: half-way\); nothing was changed"):
         store.count_alerts()
 
-    assert versions(store_url) == ["0001"]
+    assert versions(store_url) == [head]
     assert schema_at(store_url) == schema  # no scratch table, no new column
-    assert dump(store) == before  # the deleted alerts are back
+    assert dump(store) == at_head  # the deleted alerts are back
     store.engine.dispose()
