@@ -28,6 +28,7 @@ sys.path.insert(0, str(BENCH_DIR))
 # sibling modules, found through the line above
 import dag_window_bench  # noqa: E402
 import extract_bench  # noqa: E402
+import load_bench  # noqa: E402
 import simulator_throughput  # noqa: E402
 import transform_bench  # noqa: E402
 
@@ -62,11 +63,18 @@ def bench_dag_window(args: argparse.Namespace, results_dir: Path) -> tuple[dict,
     return summary, dag_window_bench.markdown(summary)
 
 
+def bench_load(args: argparse.Namespace, results_dir: Path) -> tuple[dict, str]:
+    summary = load_bench.run(args.alerts)
+    _write(results_dir, "load", summary)
+    return summary, load_bench.markdown(summary)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace, Path], tuple[dict, str]]] = {
     "simulator": bench_simulator,
     "extract": bench_extract,
     "transform": bench_transform,
     "dag_window": bench_dag_window,
+    "load": bench_load,
 }
 
 
@@ -101,8 +109,16 @@ def _row_dag_window(s: dict) -> list[str]:
             f"{s['ratio_to_floor_wall']} (endpoint tasks: {s['ratio_pipeline_tasks_to_floor_wall']})", "wall"]
 
 
+def _row_load(s: dict) -> list[str]:
+    sq, pg = s["sqlite"], s["postgresql"]
+    return ["load", f"`load_window` of {s['alerts']:,} alerts, SQLite; PostgreSQL (seconds)",
+            f"{sq['load']['wall_s']}; {pg['load']['wall_s']}",
+            f"`executemany`: {sq['floor_executemany']['wall_s']}; `COPY`: {pg['floor_copy']['wall_s']}",
+            f"{sq['ratio_wall']}; {pg['ratio_wall']} (floor / load)", "wall"]
+
+
 ROWS = {"simulator": _row_simulator, "extract": _row_extract, "transform": _row_transform,
-        "dag_window": _row_dag_window}
+        "dag_window": _row_dag_window, "load": _row_load}
 
 
 def summary_table(summaries: dict[str, dict]) -> str:
@@ -122,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--volume", type=int, default=50_000,
                         help="simulator, extract, dag_window: records per endpoint per hour (default 50,000)")
     parser.add_argument("--page-size", type=int, default=500, help="records per page (default 500)")
+    parser.add_argument("--alerts", type=int, default=50_000, help="load: alerts in the window (default 50,000)")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where to write results")
     args = parser.parse_args(argv)
     if args.records < 1:

@@ -20,13 +20,14 @@ from sqlalchemy import Engine, Table, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from mimecast_ttp.store.errors import AlertStoreError, as_utc
+from mimecast_ttp.store.postgres_copy import copy_upsert_alerts
 from mimecast_ttp.store.schema import (
     ALERT_FIELDS,
     REQUIRED_ALERT_FIELDS,
-    alerts_table,
     quarantine_table,
     run_stats_table,
 )
+from mimecast_ttp.store.sqlite_bulk import executemany_upsert_alerts
 
 log = logging.getLogger("mimecast_ttp.store")  # the store's one logger, as before the split
 
@@ -136,34 +137,13 @@ class WritesMixin:
     def _upsert_alerts(
         self, conn, key: dict[str, Any], alerts: Iterable[Mapping[str, Any]], loaded_at: datetime
     ) -> tuple[int, int]:
-        insert = self._insert(alerts_table)
-        upsert = insert.on_conflict_do_update(
-            index_elements=[alerts_table.c.alert_id],
-            set_={
-                name: insert.excluded[name]
-                for name in alerts_table.c.keys()
-                if name not in ("alert_id", "first_loaded_at")
-            },
-        ).returning(alerts_table.c.alert_id)
-        # RETURNING is what lets SQLAlchemy send a chunk as multi-row INSERTs ("insertmanyvalues")
-        # rather than one round trip per row: it is off for ON CONFLICT without RETURNING
-        written = new = position = 0
-        for chunk in _chunks(alerts, CHUNK_ROWS):
-            rows: dict[str, dict[str, Any]] = {}  # one upsert per id: PostgreSQL refuses two in a statement
-            for alert in chunk:
-                position += 1
-                row = _alert_row(alert, position, key, loaded_at)
-                rows[row["alert_id"]] = row
-            seen = conn.execute(
-                select(alerts_table.c.alert_id, alerts_table.c.last_loaded_at).where(
-                    alerts_table.c.alert_id.in_(list(rows))
-                )
-            ).all()
-            already_this_load = sum(1 for _id, last in seen if last == loaded_at)
-            written += len(rows) - already_this_load
-            new += len(rows) - len(seen)
-            conn.execute(upsert, list(rows.values())).close()
-        return written, new
+        def alert_row(alert: Any, position: int) -> dict[str, Any]:
+            return _alert_row(alert, position, key, loaded_at)
+
+        # below SQLAlchemy, for speed: COPY and one upsert on PostgreSQL, an executemany upsert on SQLite
+        if conn.dialect.name == "postgresql":
+            return copy_upsert_alerts(conn, alerts, alert_row, chunk_rows=CHUNK_ROWS)
+        return executemany_upsert_alerts(conn, alerts, alert_row, chunk_rows=CHUNK_ROWS)  # SQLite
 
     def _insert_quarantine(
         self, conn, key: dict[str, Any], quarantined: Iterable[Mapping[str, Any]], loaded_at: datetime
