@@ -26,6 +26,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 # sibling modules, found through the line above
+import backfill_bench  # noqa: E402
 import dag_window_bench  # noqa: E402
 import extract_bench  # noqa: E402
 import load_bench  # noqa: E402
@@ -69,12 +70,19 @@ def bench_load(args: argparse.Namespace, results_dir: Path) -> tuple[dict, str]:
     return summary, load_bench.markdown(summary)
 
 
+def bench_backfill(args: argparse.Namespace, results_dir: Path) -> tuple[dict, str]:
+    summary = backfill_bench.run(args.days)
+    _write(results_dir, "backfill", summary)
+    return summary, backfill_bench.markdown(summary)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace, Path], tuple[dict, str]]] = {
     "simulator": bench_simulator,
     "extract": bench_extract,
     "transform": bench_transform,
     "dag_window": bench_dag_window,
     "load": bench_load,
+    "backfill": bench_backfill,
 }
 
 
@@ -117,8 +125,15 @@ def _row_load(s: dict) -> list[str]:
             f"{sq['ratio_wall']}; {pg['ratio_wall']} (floor / load)", "wall"]
 
 
+def _row_backfill(s: dict) -> list[str]:
+    return ["backfill", f"`airflow backfill create`, {s['days']} days on the daily DAG, rate limit on: seconds",
+            f"{s['seconds']} ({s['api_calls']} calls, {s['answered_429']} 429s)",
+            f"{s['pages']} pages at {s['rate_limit_per_minute']}/min: {s['floor_seconds']}",
+            f"{s['ratio_to_floor']}", "wall"]
+
+
 ROWS = {"simulator": _row_simulator, "extract": _row_extract, "transform": _row_transform,
-        "dag_window": _row_dag_window, "load": _row_load}
+        "dag_window": _row_dag_window, "load": _row_load, "backfill": _row_backfill}
 
 
 def summary_table(summaries: dict[str, dict]) -> str:
@@ -139,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="simulator, extract, dag_window: records per endpoint per hour (default 50,000)")
     parser.add_argument("--page-size", type=int, default=500, help="records per page (default 500)")
     parser.add_argument("--alerts", type=int, default=50_000, help="load: alerts in the window (default 50,000)")
+    parser.add_argument("--days", type=int, default=7, help="backfill: days to backfill (default 7)")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where to write results")
     args = parser.parse_args(argv)
     if args.records < 1:
