@@ -409,3 +409,138 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)  # each service leads its own session, hence its own group
     except (ProcessLookupError, PermissionError):
         pass
+
+
+class CeleryWorker:
+    """``airflow celery worker`` as another machine would run it, beside an :class:`AirflowServices`.
+
+    The worker gets the services' configuration (the metadata database, the broker, the shared
+    secrets, the execution API) but a home of its own: its ``AIRFLOW_HOME`` and working directory
+    ``home`` (task logs in ``home/logs``, its log in ``home/worker.log``), its own data directory,
+    its own log-server port, and its own host name ``name``: the Celery node is ``celery@<name>``
+    and task instances record ``name`` as their host (``[core] hostname_callable``, which a real
+    second machine would not need). ``env`` is applied last. :meth:`kill` is the machine dying.
+    """
+
+    def __init__(self, services: AirflowServices, name: str, home: Path,
+                 env: Mapping[str, str] | None = None, *, startup_timeout: float = 180.0) -> None:
+        self.services = services
+        self.name = name
+        self.home = Path(home)
+        self.log_path = self.home / "worker.log"
+        self.startup_timeout = startup_timeout
+        self.env = {
+            **services.env,
+            "AIRFLOW_HOME": str(self.home),
+            "MIMECAST_TTP_DATA_DIR": str(self.home / "data"),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            # $AIRFLOW_HOME/config is on sys.path; the module names this worker's host.
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "worker_hostname.hostname",
+            **{k: str(v) for k, v in (env or {}).items()},
+        }
+        self._process: subprocess.Popen | None = None
+        self._log: Any = None
+        self.returncode: int | None = None
+
+    def __enter__(self) -> CeleryWorker:
+        try:
+            self.start()
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> CeleryWorker:
+        """Start the worker (without waiting: see :meth:`wait_ready`)."""
+        (self.home / "config").mkdir(parents=True, exist_ok=True)
+        (self.home / "config" / "worker_hostname.py").write_text(
+            f'"""This worker\'s host name, as task instances record it."""\n\n\n'
+            f"def hostname() -> str:\n    return {self.name!r}\n"
+        )
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._process = subprocess.Popen(
+            [str(AIRFLOW_BIN), "celery", "worker", "--celery-hostname", self.name], env=self.env,
+            cwd=self.home, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        atexit.register(self.stop)
+        return self
+
+    def wait_ready(self, ping_command: str | None = None) -> None:
+        """Wait until the worker answers a Celery ping on the broker (``ping_command``: a shell
+        command such as the compose health check, run with ``HOSTNAME`` set to the worker's name)."""
+        command = ping_command or (
+            'celery --app airflow.providers.celery.executors.celery_executor.app inspect ping -d "celery@${HOSTNAME}"')
+        deadline = time.monotonic() + self.startup_timeout
+        last = ""
+        while time.monotonic() < deadline:
+            self.raise_if_exited()
+            result = subprocess.run(["bash", "-c", command], env={**self.env, "HOSTNAME": self.name},
+                                    cwd=self.home, capture_output=True, text=True, timeout=120, check=False)
+            if result.returncode == 0:
+                return
+            last = result.stdout[-1000:] + result.stderr[-1000:]
+            time.sleep(1)
+        raise AirflowServicesError(
+            f"celery worker {self.name} did not answer a ping after {self.startup_timeout:.0f}s: {last}\n"
+            + self.logs_tail())
+
+    def raise_if_exited(self) -> None:
+        if self._process is not None and self._process.poll() is not None:
+            raise AirflowServicesError(
+                f"celery worker {self.name} exited with code {self._process.returncode}\n" + self.logs_tail())
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the worker and every process it started, at once: no warm shutdown, no goodbye."""
+        self._end(signal.SIGKILL, timeout=10)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM (Celery's warm shutdown), SIGKILL what is left after ``timeout``; idempotent."""
+        self._end(signal.SIGTERM, timeout=timeout)
+
+    def _end(self, sig: signal.Signals, timeout: float) -> None:
+        if self._process is not None:
+            try:
+                root = psutil.Process(self._process.pid)
+                tree = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                tree = []
+            _signal_group(self._process.pid, sig)
+            for process in tree if sig == signal.SIGKILL else ():
+                try:
+                    process.kill()  # a task process that left the worker's group
+                except psutil.NoSuchProcess:
+                    pass
+            _, alive = psutil.wait_procs(tree, timeout=timeout)
+            if alive:
+                _signal_group(self._process.pid, signal.SIGKILL)
+                for leftover in alive:
+                    try:
+                        leftover.kill()
+                    except psutil.NoSuchProcess:
+                        pass
+                psutil.wait_procs(alive, timeout=5)
+            try:
+                self.returncode = self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            self._process = None  # never signal the id again: the system may give it to another process
+        atexit.unregister(self.stop)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def logs_tail(self, lines: int = 40, task_logs: int = 2) -> str:
+        parts = [f"==> {self.name}: worker.log <==\n{_tail(self.log_path, lines)}"]
+        task_log_files = sorted((self.home / "logs").rglob("*.log"), key=lambda p: p.stat().st_mtime)
+        for path in task_log_files[-task_logs:]:
+            parts.append(f"==> {self.name}: task log {path.relative_to(self.home)} <==\n{_tail(path, lines)}")
+        return "\n".join(parts)

@@ -193,6 +193,41 @@ def test_init_creates_the_pool_and_imports_the_connections(compose: dict, genera
         assert not any(k.startswith("AIRFLOW_CONN_") for k in service_environment(compose, name, generated_env))
 
 
+def test_celery_profile_runs_the_natively_tested_settings(compose: dict, generated_env: dict) -> None:
+    """The compose `celery` profile holds what tests/deploy/test_celery_workers.py runs natively."""
+    from tests.deploy.test_celery_workers import CELERY_SETTINGS, TEST_ONLY
+
+    env = {**generated_env, "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor"}
+    worker = service_environment(compose, "airflow-worker", env)
+    assert {key: worker.get(key) for key in CELERY_SETTINGS} == CELERY_SETTINGS
+    # The scheduler (which queues) and the workers (which take the tasks) agree on every Celery setting.
+    celery = {key: value for key, value in worker.items() if key.startswith("AIRFLOW__CELERY__")}
+    for name in ("airflow-scheduler", "airflow-apiserver", "airflow-dag-processor", "airflow-triggerer"):
+        other = service_environment(compose, name, env)
+        assert {key: value for key, value in other.items() if key.startswith("AIRFLOW__CELERY__")} == celery, name
+        assert other["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+    # Redis as the broker; the metadata database, with its driver named, as the result backend.
+    assert celery["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+    assert "@redis:6379/" in celery["AIRFLOW__CELERY__BROKER_URL"]
+    metadata = worker["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert celery["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+" + metadata
+    assert metadata.startswith("postgresql+psycopg2://")  # SQLAlchemy 2.1 reads bare postgresql:// as psycopg 3
+    # The worker runs `airflow celery worker` with nothing added, and is stopped warm.
+    command = " ".join(map(str, _services(compose)["airflow-worker"]["command"]))
+    assert re.search(r"exec airflow celery worker\s*$", command, re.MULTILINE)
+    assert worker["DUMB_INIT_SETSID"] == "0"
+    # No setting the test shortens only to finish sooner reaches production, and the worker gets
+    # no connection: connections live in the metadata database (airflow-init imports them).
+    airflow_only = {key for key in TEST_ONLY if key.startswith("AIRFLOW__")}
+    assert not airflow_only & set(worker), "a setting shortened for the test is in docker-compose.yaml"
+    assert worker["MIMECAST_TTP_TASK_RETRIES"] == ""  # the package default (4)
+    assert not [key for key in worker if key.startswith("AIRFLOW_CONN_")]
+    # The worker concurrency is documented with its default.
+    deploy = (REPO / "docs" / "deploy.md").read_text()
+    concurrency = CELERY_SETTINGS["AIRFLOW__CELERY__WORKER_CONCURRENCY"]
+    assert f"| `AIRFLOW__CELERY__WORKER_CONCURRENCY` | `{concurrency}` |" in deploy
+
+
 def test_every_package_setting_is_passed_and_documented(compose: dict, env_example: dict) -> None:
     names = _settings_variables()
     assert len(names) >= 10, names
