@@ -30,7 +30,8 @@ fuzz: $(VENV)
 chaos: $(VENV)
 	$(BIN)/python -m mimecast_ttp.chaos
 
-# The long variants only (48-window backfills through the real scheduler).
+# The long variants only: 48-window backfills through the real scheduler, and the DAG on the
+# CeleryExecutor with two workers, one killed mid-backfill (tests/deploy/test_celery_workers.py).
 test-long: $(VENV)
 	$(BIN)/pytest -m long --durations=10
 
