@@ -66,6 +66,8 @@ def run(days: int = 7) -> dict:
             with services:
                 runs = services.wait_for_runs(DAG_ID, count=days, timeout=600 + 120 * days)
                 seconds = time.monotonic() - started
+                if any(run["state"] != "success" for run in runs):
+                    print(services.logs_tail(lines=80, task_logs=6), file=sys.stderr)
             states = sorted({run["state"] for run in runs})
             calls = server.stats.snapshot()
             expected = expected_alerts(server.config, first_day - OVERLAP, end)
