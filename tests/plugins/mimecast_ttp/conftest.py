@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from tests.plugins.mimecast_ttp.leak_check import assert_no_secret, staged_bytes
+from tests.plugins.mimecast_ttp.store_samples import postgres_schema
 
 
 @pytest.fixture
@@ -29,3 +30,13 @@ def no_secret_leaks(logs, tmp_path):
     assert_no_secret(logs())
     if tmp_path.exists():
         assert_no_secret(*staged_bytes(tmp_path))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request, tmp_path):
+    """An empty alert store of each dialect: a SQLite file, and a private schema of the real PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'alerts.db'}"
+        return
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url

@@ -28,15 +28,6 @@ from tests.plugins.mimecast_ttp.store_samples import (
 )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'alerts.db'}"
-        return
-    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
-        yield url
-
-
 @pytest.fixture
 def store(store_url):
     store = AlertStore.from_url(store_url)

@@ -31,15 +31,6 @@ from tests.plugins.mimecast_ttp.store_samples import (
 COMMAND = Path(__file__).resolve().parents[4] / ".venv" / "bin" / "mimecast-ttp"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'alerts.db'}"
-        return
-    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
-        yield url
-
-
 @pytest.fixture
 def head_schema(request, store_url, tmp_path):
     """The schema at head, as `db upgrade` makes it in an empty database of the store's dialect."""

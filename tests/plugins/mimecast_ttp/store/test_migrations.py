@@ -55,15 +55,6 @@ EARLIER_REVISIONS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'alerts.db'}"
-        return
-    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
-        yield url
-
-
 @pytest.fixture
 def new_url(request, store_url, tmp_path):
     """Makes more empty databases of the store's dialect: ``new_url("name")``."""
