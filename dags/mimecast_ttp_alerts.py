@@ -35,7 +35,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import (
-    Asset,
     CronDataIntervalTimetable,
     Param,
     dag,
@@ -43,13 +42,13 @@ from airflow.sdk import (
     task_group,
 )
 
+from mimecast_ttp.assets import ALERTS_ASSET  # the mimecast_ttp_export DAG is scheduled on it
 from mimecast_ttp.endpoints import ENDPOINT_KEYS
 from mimecast_ttp.failures import notify_failure
 from mimecast_ttp.settings import MAX_OVERLAP_MINUTES, Settings
 
 SETTINGS = Settings.from_env()
 DAILY_SCHEDULE = "0 0 * * *"  # the backfill DAG's windows: whole UTC days
-ALERTS_ASSET = Asset(name="mimecast_alerts", uri="mimecast-ttp://alerts/mimecast_alerts")
 
 
 @task

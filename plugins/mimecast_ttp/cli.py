@@ -18,6 +18,7 @@ COMMANDS = {
     "stats": "Show recent run statistics from the alert store.",
     "report": "Report coverage, gaps, freshness, volume, quality and alerts; --check for monitoring.",
     "db": "The alert store's schema: `db upgrade` applies its migrations, `db current` shows its revision.",
+    "export": "Export the store's alerts as OCSF Detection Findings (JSON lines) or partitioned Parquet.",
 }
 
 

@@ -40,6 +40,7 @@ class Settings:
     max_window: timedelta
     max_lag: timedelta
     max_quarantine_rate: float
+    export_url: str  # where the mimecast_ttp_export DAG writes (OCSF and Parquet)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +69,7 @@ class Settings:
             max_window=timedelta(days=_number(get, "MAX_WINDOW_DAYS", "31", minimum=1, maximum=3650)),
             max_lag=_minutes(get, "MAX_LAG_MINUTES", "120", maximum=10**6),
             max_quarantine_rate=_number(get, "MAX_QUARANTINE_RATE", "0.05", maximum=1),
+            export_url=get("EXPORT_URL", (data_dir / "export").as_uri()),
         )
 
 

@@ -16,14 +16,14 @@ def test_dagbag_has_no_import_errors():
 
     bag = DagBag(dag_folder=str(REPO / "dags"))
     assert bag.import_errors == {}
-    assert {"mimecast_ttp_alerts", "mimecast_ttp_health"} <= set(bag.dag_ids)
+    assert {"mimecast_ttp_alerts", "mimecast_ttp_health", "mimecast_ttp_export"} <= set(bag.dag_ids)
 
 
 HEAVY = ("pandas", "matplotlib", "mimecast_ttp.report", "requests", "tenacity", "airflow.providers.http", "mimecast_ttp.hooks", "mimecast_ttp.rules",
-         "mimecast_ttp.store", "mimecast_ttp.simulator", "mimecast_ttp.extract")
+         "mimecast_ttp.store", "mimecast_ttp.simulator", "mimecast_ttp.extract", "pyarrow", "mimecast_ttp.export")
 
 
-@pytest.mark.parametrize("dag_file", ["mimecast_ttp_alerts.py", "mimecast_ttp_health.py"])
+@pytest.mark.parametrize("dag_file", ["mimecast_ttp_alerts.py", "mimecast_ttp_health.py", "mimecast_ttp_export.py"])
 def test_dag_file_is_cheap_to_parse(dag_file):
     """Parsing a DAG adds none of the task-time modules to what ``airflow.sdk`` itself loads."""
     code = (

@@ -62,3 +62,9 @@ def test_every_setting_can_be_changed():
 def test_a_wrong_value_names_the_variable(name, value):
     with pytest.raises(SettingsError, match=f"MIMECAST_TTP_{name}={value!r}"):
         Settings.from_env({f"MIMECAST_TTP_{name}": value})
+
+
+def test_the_export_url_defaults_under_the_data_directory():
+    assert Settings.from_env({"MIMECAST_TTP_DATA_DIR": "/data"}).export_url == "file:///data/export"
+    custom = Settings.from_env({"MIMECAST_TTP_EXPORT_URL": " s3://aws_default@lake/mimecast-ttp/export "})
+    assert custom.export_url == "s3://aws_default@lake/mimecast-ttp/export"
