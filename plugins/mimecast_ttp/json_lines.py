@@ -5,9 +5,11 @@ Parsing is most of a transform's cost (``make bench``: the whole transform runs 
 things the standard ``json`` module accepts (``NaN``, numbers beyond a float, lone surrogates); for
 those the text is read again with ``json``, so what counts as JSON here is exactly what Python's
 ``json`` accepts, short of nesting deeper than the parser's recursion limit, which is a
-``ValueError`` like any other unreadable text. Writing stays with ``json``, strictly: ``NaN`` is
-refused rather than written (the rules quarantine such records before anything writes them, see
-:mod:`mimecast_ttp.rules.storable`), so every staged line is standard JSON.
+``ValueError`` like any other unreadable text. Writing is msgspec's encoder too, held to
+``json``'s strict rule: msgspec writes ``NaN`` and infinities as ``null``, so any line with a
+``null`` in it (or that msgspec cannot encode) is encoded again by ``json`` with ``allow_nan=False``,
+which refuses ``NaN`` rather than writing it (the rules quarantine such records before anything
+writes them, see :mod:`mimecast_ttp.rules.storable`). Every staged line is standard JSON.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import msgspec
 
 _decode = msgspec.json.Decoder().decode
+_fast_encode = msgspec.json.Encoder().encode
 _encode_line = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
@@ -39,5 +42,11 @@ def loads(text: str | bytes) -> Any:
 
 
 def dumps_line(value: Any) -> str:
-    """``value`` as compact JSON followed by a newline."""
-    return _encode_line(value) + "\n"
+    """``value`` as compact JSON followed by a newline; ``NaN`` and infinities are refused (``ValueError``)."""
+    try:
+        encoded = _fast_encode(value)
+    except (TypeError, ValueError, OverflowError):  # lone surrogates, huge ints, types JSON lacks
+        return _encode_line(value) + "\n"
+    if b"null" in encoded:  # a real null, or a NaN msgspec turned into one: json's strict rule decides
+        return _encode_line(value) + "\n"
+    return encoded.decode() + "\n"
