@@ -185,6 +185,11 @@ class AirflowServices:
         atexit.register(self.stop)  # a test run that ends without teardown still leaves nothing behind
         self._spawn("api-server", "api-server", "--port", str(self.port), "--host", "127.0.0.1",
                     "--workers", "1")
+        # Tasks talk to the execution API from their first second: a scheduler started before the
+        # API server answers can start tasks (of a backfill made while nothing ran) that give up on
+        # the API after their client's few retries and fail, with no exception of theirs; seen in
+        # CI with the tests' zero task retries (production's retries would take such a task again).
+        self._wait_healthy(wanted=[])
         self._spawn("scheduler", "scheduler")
         self._spawn("dag-processor", "dag-processor")
         if self.with_triggerer:
@@ -200,8 +205,11 @@ class AirflowServices:
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
 
-    def _wait_healthy(self) -> None:
-        wanted = ["scheduler", "dag_processor"] + (["triggerer"] if self.with_triggerer else [])
+    def _wait_healthy(self, wanted: list[str] | None = None) -> None:
+        """Until the API server answers and reports the metadata database and ``wanted`` healthy
+        (default: the scheduler, the dag-processor and any triggerer)."""
+        if wanted is None:
+            wanted = ["scheduler", "dag_processor"] + (["triggerer"] if self.with_triggerer else [])
         deadline = time.monotonic() + self.startup_timeout
         last: object = "no answer"
         while time.monotonic() < deadline:
