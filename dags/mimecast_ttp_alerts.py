@@ -193,15 +193,7 @@ def alerts_dag(dag_id: str, schedule: str, *, description: str, paused: bool | N
         doc_md=__doc__,
         tags=["mimecast", "security", "alerts", *tags],
         on_failure_callback=notify_failure,
-        default_args={
-            "owner": "security-data",
-            "retries": SETTINGS.task_retries,
-            "retry_delay": timedelta(minutes=1),
-            "retry_exponential_backoff": 2.0,
-            "max_retry_delay": timedelta(minutes=20),
-            "execution_timeout": timedelta(minutes=30),
-            "on_failure_callback": notify_failure,
-        },
+        default_args={**SETTINGS.task_defaults(), "on_failure_callback": notify_failure},
         params={
             "start": Param(None, type=["null", "string"], format="date-time",
                            description="Window start (ISO 8601, UTC if no offset). Give with `end`."),

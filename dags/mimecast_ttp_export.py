@@ -35,7 +35,7 @@ Airflow 3.4). Trigger a run with `start`/`end` to export a period at once.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from airflow.sdk import Param, dag, task
 
@@ -102,14 +102,7 @@ def export_windows(params: dict | None = None, triggering_asset_events=None) -> 
     catchup=False,
     doc_md=__doc__,
     tags=["mimecast", "security", "export"],
-    default_args={
-        "owner": "security-data",
-        "retries": SETTINGS.task_retries,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=20),
-        "execution_timeout": timedelta(minutes=30),
-    },
+    default_args=SETTINGS.task_defaults(),
     params={
         "start": Param(None, type=["null", "string"], format="date-time",
                        description="Manual runs: export this period (by event time) of every endpoint. Give with `end`."),

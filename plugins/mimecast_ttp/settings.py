@@ -42,6 +42,17 @@ class Settings:
     max_quarantine_rate: float
     export_url: str  # where the mimecast_ttp_export DAG writes (OCSF and Parquet)
 
+    def task_defaults(self) -> dict:
+        """The DAGs' ``default_args`` for retries and timeouts: one policy for every task of the package."""
+        return {
+            "owner": "security-data",
+            "retries": self.task_retries,
+            "retry_delay": timedelta(minutes=1),
+            "retry_exponential_backoff": 2.0,
+            "max_retry_delay": timedelta(minutes=20),
+            "execution_timeout": timedelta(minutes=30),
+        }
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
