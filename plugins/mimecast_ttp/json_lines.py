@@ -5,9 +5,13 @@ Parsing is most of a transform's cost (``make bench``: the whole transform runs 
 things the standard ``json`` module accepts (``NaN``, numbers beyond a float, lone surrogates); for
 those the text is read again with ``json``, so what counts as JSON here is exactly what Python's
 ``json`` accepts, short of nesting deeper than the parser's recursion limit, which is a
-``ValueError`` like any other unreadable text. Writing is msgspec's encoder too, held to
-``json``'s strict rule: msgspec writes ``NaN`` and infinities as ``null``, so any line with a
-``null`` in it (or that msgspec cannot encode) is encoded again by ``json`` with ``allow_nan=False``,
+``ValueError`` like any other unreadable text.
+
+Writing is msgspec's encoder too, held to ``json``'s strict rule: msgspec writes ``NaN`` and
+infinities as ``null``, so a line may keep msgspec's text only when every ``null`` in it is
+accounted for by a top-level ``None`` of the object written (:func:`nulls_accounted_for`: a ``NaN``
+anywhere adds a ``null`` no top-level ``None`` explains). Any other line (a nested ``null``, the word
+in a string, a line msgspec cannot encode) is encoded again by ``json`` with ``allow_nan=False``,
 which refuses ``NaN`` rather than writing it (the rules quarantine such records before anything
 writes them, see :mod:`mimecast_ttp.rules.storable`). Every staged line is standard JSON.
 """
@@ -16,12 +20,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 _decode = msgspec.json.Decoder().decode
-_fast_encode = msgspec.json.Encoder().encode
+_encoder = msgspec.json.Encoder()
+_fast_encode = fast_encode = _encoder.encode  # no NaN rule: callers check with nulls_accounted_for
+_fast_encode_lines = _encoder.encode_lines
 _encode_line = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
@@ -41,12 +48,65 @@ def loads(text: str | bytes) -> Any:
                               "levels)") from None
 
 
+def top_level_nones(value: Any) -> int:
+    """How many values of ``value`` (an object) are ``None``; 0 for anything else.
+
+    ``list.count`` compares by identity first, and nothing JSON holds equals ``None`` but ``None``.
+    """
+    if type(value) is not dict:
+        return 0
+    return list(value.values()).count(None)
+
+
+def nulls_accounted_for(encoded: bytes, value: Any) -> bool:
+    """Whether msgspec's text of ``value`` holds no ``null`` beyond ``value``'s top-level ``None`` values.
+
+    Each ``None`` and each ``NaN`` or infinity msgspec met wrote one ``null`` token, so a count equal
+    to the top-level ``None`` values proves there was no ``NaN``; a count above it (a nested ``None``,
+    the word inside a string, or a ``NaN``) sends the value to the strict encoder.
+    """
+    nulls = encoded.count(b"null")
+    return nulls == 0 or nulls == top_level_nones(value)
+
+
 def dumps_line(value: Any) -> str:
     """``value`` as compact JSON followed by a newline; ``NaN`` and infinities are refused (``ValueError``)."""
     try:
         encoded = _fast_encode(value)
     except (TypeError, ValueError, OverflowError):  # lone surrogates, huge ints, types JSON lacks
         return _encode_line(value) + "\n"
-    if b"null" in encoded:  # a real null, or a NaN msgspec turned into one: json's strict rule decides
-        return _encode_line(value) + "\n"
-    return encoded.decode() + "\n"
+    if nulls_accounted_for(encoded, value):
+        return encoded.decode() + "\n"
+    return _encode_line(value) + "\n"
+
+
+def encode_line(value: Any) -> bytes:
+    """:func:`dumps_line` as UTF-8 bytes, the form staged files are written in.
+
+    A lone surrogate, which UTF-8 cannot hold, is a ``UnicodeEncodeError`` (a ``ValueError``).
+    """
+    try:
+        encoded = _fast_encode(value)
+    except (TypeError, ValueError, OverflowError):
+        return (_encode_line(value) + "\n").encode()
+    if nulls_accounted_for(encoded, value):
+        return encoded + b"\n"
+    return (_encode_line(value) + "\n").encode()
+
+
+def encode_lines(values: Sequence[Any]) -> bytes:
+    """Every value of ``values`` as one JSON line each, by the rule of :func:`dumps_line`.
+
+    One msgspec call for the whole block when its ``null`` count is what the values' top-level
+    ``None`` values explain (the common case); else line by line, so only the doubtful lines pay
+    for the strict encoder.
+    """
+    try:
+        block = _fast_encode_lines(values)
+    except (TypeError, ValueError, OverflowError):
+        block = None
+    if block is not None:
+        nulls = block.count(b"null")
+        if nulls == 0 or nulls == sum(map(top_level_nones, values)):
+            return block
+    return b"".join(map(encode_line, values))

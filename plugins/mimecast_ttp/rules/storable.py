@@ -20,6 +20,8 @@ import json
 import sys
 from typing import Any
 
+from mimecast_ttp.json_lines import fast_encode, nulls_accounted_for
+
 UNSTORABLE_NAN = "unstorable:nan"
 UNSTORABLE_LONE_SURROGATE = "unstorable:lone_surrogate"
 UNSTORABLE_NUL = "unstorable:nul"
@@ -34,8 +36,17 @@ _escaped_encode = json.JSONEncoder(allow_nan=True, ensure_ascii=True, check_circ
 def unstorable_reason(value: Any) -> str | None:
     """``unstorable:<what>`` when ``value`` cannot be stored faithfully as standard JSON, else ``None``.
 
-    One C-encoded pass for the common case; only a text that shows a NUL escape is looked at again.
+    One msgspec pass for the common case: text it could write whose every ``null`` is a top-level
+    ``None`` (so no NaN) and that shows no NUL escape is storable. Anything else is judged by the
+    standard encoder's strict pass; only a text that shows a NUL escape is looked at again.
     """
+    try:
+        encoded = fast_encode(value)
+    except (TypeError, ValueError, OverflowError, RecursionError):  # lone surrogates, deep nesting, ...
+        pass
+    else:
+        if b"\\u0000" not in encoded and nulls_accounted_for(encoded, value):
+            return None
     try:
         text = _strict_encode(value)
     except ValueError:  # "Out of range float values are not JSON compliant"

@@ -3,14 +3,17 @@
 SQLAlchemy's per-value type processing and ``RETURNING`` batching cost more than SQLite's own
 work for a window of tens of thousands of alerts. Here each chunk is one prepared ``INSERT ...
 ON CONFLICT DO UPDATE`` through the standard ``sqlite3`` cursor of the load's own connection
-(inside its transaction), with the values in exactly the form SQLAlchemy stores them (naive UTC
-``YYYY-MM-DD HH:MM:SS.ffffff`` text for timestamps, ``json.dumps`` for JSON), so either path
-reads what the other wrote. The last row of an ``alert_id`` wins; ``first_loaded_at`` is kept.
+(inside its transaction), with timestamps in exactly the form SQLAlchemy stores them (naive UTC
+``YYYY-MM-DD HH:MM:SS.ffffff`` text) and JSON as compact standard JSON (``json``'s encoder, which
+refuses ``NaN`` and anything that is not a JSON type), so either path reads what the other wrote. The last row of
+an ``alert_id`` wins; ``first_loaded_at`` is kept. Values are placed by column position, and the
+window's and the load's times, the same in every row, are converted once.
 """
 
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from itertools import islice
@@ -21,6 +24,7 @@ from mimecast_ttp.store.schema import alerts_table
 
 _JSON_COLUMNS = frozenset({"raw"})
 _TIME_COLUMNS = frozenset({"event_time", "first_loaded_at", "last_loaded_at", "window_start", "window_end"})
+_json_text = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # ASCII, as json.dumps
 
 
 def executemany_upsert_alerts(conn, alerts: Iterable[Mapping[str, Any]],
@@ -40,7 +44,7 @@ def executemany_upsert_alerts(conn, alerts: Iterable[Mapping[str, Any]],
     cursor = conn.connection.dbapi_connection.cursor()
     written: set[str] = set()
     new = position = 0
-    constants: dict[tuple[str, datetime], str] = {}  # the window's and the load's times, converted once
+    sqlite_values = _row_converter(columns)
     try:
         alerts = iter(alerts)
         while chunk := list(islice(alerts, chunk_rows)):
@@ -49,7 +53,7 @@ def executemany_upsert_alerts(conn, alerts: Iterable[Mapping[str, Any]],
                 position += 1
                 row = alert_row(alert, position)
                 try:
-                    rows[row["alert_id"]] = tuple(_sqlite_value(name, row[name], constants) for name in columns)
+                    rows[row["alert_id"]] = sqlite_values(row)
                 except (TypeError, ValueError) as err:
                     raise AlertStoreError(f"alert #{position} ({row['alert_id']}) cannot be written: {err}") from None
             fresh = [alert_id for alert_id in rows if alert_id not in written]
@@ -67,19 +71,30 @@ def executemany_upsert_alerts(conn, alerts: Iterable[Mapping[str, Any]],
     return len(written), new
 
 
-def _sqlite_value(name: str, value: Any, constants: dict[tuple[str, datetime], str]) -> Any:
-    if value is None:
-        return None
-    if name in _TIME_COLUMNS:
-        if name != "event_time":
-            key = (name, value)
-            if key not in constants:
-                constants[key] = _sqlite_time(value)
-            return constants[key]
-        return _sqlite_time(value)
-    if name in _JSON_COLUMNS:
-        return json.dumps(value)
-    return value
+def _row_converter(columns: list[str]) -> Callable[[Mapping[str, Any]], tuple]:
+    """A function from a shaped alert row to its values in ``columns`` order, as SQLite takes them."""
+    values_of = operator.itemgetter(*columns)
+    json_at = [i for i, name in enumerate(columns) if name in _JSON_COLUMNS]
+    time_at = [i for i, name in enumerate(columns) if name in _TIME_COLUMNS]
+    converted: dict[datetime, str] = {}  # the window's and the load's times repeat in every row
+
+    def sqlite_values(row: Mapping[str, Any]) -> tuple:
+        values = list(values_of(row))
+        for i in time_at:
+            moment = values[i]
+            if moment is not None:
+                text = converted.get(moment)
+                if text is None:
+                    text = _sqlite_time(moment)
+                    if len(converted) < 16:  # only the constants stay; event times are all different
+                        converted[moment] = text
+                values[i] = text
+        for i in json_at:
+            if values[i] is not None:
+                values[i] = _json_text(values[i])
+        return tuple(values)
+
+    return sqlite_values
 
 
 def _sqlite_time(value: datetime) -> str:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mimecast_ttp.json_lines import dumps_line, loads
+from mimecast_ttp.json_lines import dumps_line, encode_line, encode_lines, loads, top_level_nones
 from mimecast_ttp.simulator import SimulatorConfig, ground_truth
 
 
@@ -32,3 +32,30 @@ def test_nan_and_infinities_are_refused_not_written_as_null(value):
 ])
 def test_what_msgspec_writes_differently_or_not_at_all_still_reads_back_equal(value):
     assert loads(dumps_line(value)) == value
+
+
+@pytest.mark.parametrize("value", [
+    {"verdict": float("nan"), "url": None},  # one null from None, one from NaN: the count tells
+    {"url": None, "raw": {"score": float("inf")}},
+    [None, float("nan")],
+])
+def test_a_nan_beside_top_level_nones_is_still_refused(value):
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        dumps_line(value)
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        encode_lines([{"ok": None}, value])
+
+
+def test_block_encoding_equals_line_by_line_and_reads_back():
+    records = ground_truth(SimulatorConfig(seed=5, volume=300), "impersonation",
+                           datetime(2026, 11, 20, 10, tzinfo=UTC), datetime(2026, 11, 20, 11, tzinfo=UTC))
+    rows = [*records, {"subject": None, "text": "null"}, {"nested": {"v": None}}, {"n": 10**30}]
+    block = encode_lines(rows)
+    assert block == b"".join(encode_line(row) for row in rows) == "".join(map(dumps_line, rows)).encode()
+    assert [json.loads(line) for line in block.splitlines()] == rows
+
+
+@pytest.mark.parametrize(("value", "nulls"), [({"a": None, "b": 0, "c": None}, 2), ({"a": {"b": None}}, 0),
+                                             ([None], 0), ({"a": float("nan")}, 0)])
+def test_top_level_nones_counts_only_the_object_s_own_none_values(value, nulls):
+    assert top_level_nones(value) == nulls
