@@ -17,6 +17,8 @@ from typing import Any
 from mimecast_ttp.paths import include_dir
 
 ENDPOINT_KEYS = ("attachment", "impersonation", "url")
+REJECTIONS = "rejections"  # the fourth source: SMTP rejections from the SIEM event stream (receipt events)
+SOURCE_KEYS = (*ENDPOINT_KEYS, REJECTIONS)
 
 
 @dataclass(frozen=True)
