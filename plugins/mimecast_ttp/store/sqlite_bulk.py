@@ -32,7 +32,9 @@ def executemany_upsert_alerts(conn, alerts: Iterable[Mapping[str, Any]],
                               ) -> tuple[int, int]:
     """Upsert ``alerts`` (each checked and shaped by ``alert_row(alert, position)``), ``chunk_rows`` at a time.
 
-    Returns (alerts written, of them new), counted as the generic path counts them.
+    Returns (alerts written, of them new), counted as the generic path counts them, and with memory
+    flat in the window's size: an id met in an earlier chunk of this load is recognised in the table
+    by its ``last_loaded_at``, this load's own time, rather than kept in a set.
     """
     import sqlite3
 
@@ -42,9 +44,9 @@ def executemany_upsert_alerts(conn, alerts: Iterable[Mapping[str, Any]],
     upsert = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
               f"ON CONFLICT (alert_id) DO UPDATE SET {updates}")
     cursor = conn.connection.dbapi_connection.cursor()
-    written: set[str] = set()
-    new = position = 0
+    written = new = position = 0
     sqlite_values = _row_converter(columns)
+    loaded_at_index = columns.index("last_loaded_at")
     try:
         alerts = iter(alerts)
         while chunk := list(islice(alerts, chunk_rows)):
@@ -56,19 +58,20 @@ def executemany_upsert_alerts(conn, alerts: Iterable[Mapping[str, Any]],
                     rows[row["alert_id"]] = sqlite_values(row)
                 except (TypeError, ValueError) as err:
                     raise AlertStoreError(f"alert #{position} ({row['alert_id']}) cannot be written: {err}") from None
-            fresh = [alert_id for alert_id in rows if alert_id not in written]
-            if fresh:
-                placeholders = ", ".join("?" * len(fresh))
-                existing = cursor.execute(f"SELECT count(*) FROM {table} WHERE alert_id IN ({placeholders})",
-                                          fresh).fetchone()[0]
-                new += len(fresh) - existing
-                written.update(fresh)
-            cursor.executemany(upsert, list(rows.values()))
+            values = list(rows.values())
+            loaded_at = values[0][loaded_at_index]
+            placeholders = ", ".join("?" * len(rows))
+            existing, this_load = cursor.execute(  # this_load: written by an earlier chunk of this load
+                f"SELECT count(*), coalesce(sum(last_loaded_at = ?), 0) FROM {table} "
+                f"WHERE alert_id IN ({placeholders})", [loaded_at, *rows]).fetchone()
+            written += len(rows) - this_load
+            new += len(rows) - existing
+            cursor.executemany(upsert, values)
     except sqlite3.Error as err:
         raise AlertStoreError(f"writing the alerts failed ({type(err).__name__}: {err})") from err
     finally:
         cursor.close()
-    return len(written), new
+    return written, new
 
 
 def _row_converter(columns: list[str]) -> Callable[[Mapping[str, Any]], tuple]:

@@ -139,6 +139,9 @@ def test_repeated_records_in_one_window_are_one_alert_across_chunks(store, fixtu
 
     assert (written["alerts"], written["alerts_new"]) == (4, 4)
     assert store.count_alerts() == 4
+    # loaded again, the repeats still count once, and none is new: each was stored before this load
+    again = load(store, batch)
+    assert (again["alerts"], again["alerts_new"]) == (4, 0)
 
 
 def test_quarantine_and_stats_are_replaced_per_window_and_endpoint_only(store, url_records, fixtures_dir):
