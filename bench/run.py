@@ -32,6 +32,7 @@ import extract_bench  # noqa: E402
 import load_bench  # noqa: E402
 import simulator_throughput  # noqa: E402
 import transform_bench  # noqa: E402
+import window_memory_bench  # noqa: E402
 
 RESULTS_DIR = BENCH_DIR / "results"
 
@@ -70,6 +71,12 @@ def bench_load(args: argparse.Namespace, results_dir: Path) -> tuple[dict, str]:
     return summary, load_bench.markdown(summary)
 
 
+def bench_window_memory(args: argparse.Namespace, results_dir: Path) -> tuple[dict, str]:
+    summary = window_memory_bench.run(args.volume)
+    _write(results_dir, "window_memory", summary)
+    return summary, window_memory_bench.markdown(summary)
+
+
 def bench_backfill(args: argparse.Namespace, results_dir: Path) -> tuple[dict, str]:
     summary = backfill_bench.run(args.days)
     _write(results_dir, "backfill", summary)
@@ -81,6 +88,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Path], tuple[dict, str]]] = 
     "extract": bench_extract,
     "transform": bench_transform,
     "dag_window": bench_dag_window,
+    "window_memory": bench_window_memory,
     "load": bench_load,
     "backfill": bench_backfill,
 }
@@ -111,10 +119,19 @@ def _row_transform(s: dict) -> list[str]:
 
 def _row_dag_window(s: dict) -> list[str]:
     run, floor = s["dags_test"], s["floor"]
-    return ["dag_window", f"one hourly window end to end, {s['records_fetched']:,} records: seconds, peak RSS",
-            f"{run['seconds']} s ({run['pipeline_task_seconds']} s in the endpoint tasks), {run['peak_rss_tree_mb']} MB",
-            f"plain client, same records: {floor['seconds']} s",
-            f"{s['ratio_to_floor_wall']} (endpoint tasks: {s['ratio_pipeline_tasks_to_floor_wall']})", "wall"]
+    steps = "; ".join(f"{step} {v['ratio']}" for step, v in s["steps"].items())
+    return ["dag_window", f"one hourly window, {s['records_fetched']:,} records: the 15 endpoint tasks (whole run),"
+            " peak RSS; middle steps",
+            f"{run['pipeline_task_seconds']} s ({run['seconds']} s), {run['peak_rss_tree_mb']} MB",
+            f"plain client {floor['seconds']} s + `executemany` {s['store_floor']['seconds']} s; each step's own"
+            " file I/O", f"{s['ratio_pipeline_tasks_to_window_floor']}; {steps}", "wall"]
+
+
+def _row_window_memory(s: dict) -> list[str]:
+    return ["window_memory", f"peak RSS of each {s['endpoint']} task, 24-hour window against 1-hour, "
+            f"{s['volume_per_endpoint_hour']:,}/hour", f"largest ratio {s['largest_ratio']}"
+            f" ({'flat' if s['flat'] else 'NOT flat'})", "the 1-hour window's peak, same step",
+            f"{s['largest_ratio']}", "RSS"]
 
 
 def _row_load(s: dict) -> list[str]:
@@ -133,7 +150,8 @@ def _row_backfill(s: dict) -> list[str]:
 
 
 ROWS = {"simulator": _row_simulator, "extract": _row_extract, "transform": _row_transform,
-        "dag_window": _row_dag_window, "load": _row_load, "backfill": _row_backfill}
+        "dag_window": _row_dag_window, "window_memory": _row_window_memory, "load": _row_load,
+        "backfill": _row_backfill}
 
 
 def summary_table(summaries: dict[str, dict]) -> str:
