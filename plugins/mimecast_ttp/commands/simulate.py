@@ -15,7 +15,7 @@ import sys
 import threading
 from datetime import datetime
 
-from mimecast_ttp.endpoints import ENDPOINT_KEYS
+from mimecast_ttp.endpoints import SOURCE_KEYS
 
 EPILOG = """\
 The first line on standard output is `listening on http://HOST:PORT` (flushed; use --port 0 for a
@@ -33,7 +33,9 @@ A running server also takes faults over HTTP, e.g. three 503s:
   curl -X POST URL/_simulator/faults -d '{"method": "error_burst", "args": {"status": 503, "count": 3}}'
 
 ground truth (no server): print every record held for an endpoint with true time in [from, to),
-oldest first, one JSON value per line, for the same --seed/--volume/--malformed-share:
+oldest first, one JSON value per line, for the same --seed/--volume/--malformed-share
+(--endpoint rejections: the receipt events of the published SIEM batch files, same --siem-volume
+and --siem-now):
   mimecast-ttp simulate --ground-truth --endpoint url --from 2026-11-26T00:00:00Z --to 2026-11-26T01:00:00Z
 The running server also answers GET /_simulator/ground-truth?endpoint=url&from=ISO&to=ISO and
 GET /_simulator/stats.
@@ -75,8 +77,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           'or "data": [] (list)')
     api.add_argument("--omit-pagination", action="store_true", help="no meta.pagination (all records in one answer)")
     api.add_argument("--keys-expired", action="store_true", help="API 1.0 calls answer 418 err_xdk_binding_expired")
-    api.add_argument("--unlicensed", action="append", choices=ENDPOINT_KEYS, default=[], metavar="ENDPOINT",
-                     help="endpoint answering 403 (repeatable): " + ", ".join(ENDPOINT_KEYS))
+    api.add_argument("--unlicensed", action="append", choices=SOURCE_KEYS, default=[], metavar="ENDPOINT",
+                     help="endpoint answering 403 (repeatable): " + ", ".join(SOURCE_KEYS))
+
+    siem = parser.add_argument_group("SIEM batches (the rejections source)")
+    siem.add_argument("--siem-volume", type=int, default=120,
+                      help="receipt events per hour; 0 = none, else at least the guaranteed 26 (default 120)")
+    siem.add_argument("--siem-url-ttl", type=int, default=300, metavar="SECONDS",
+                      help="lifetime of a pre-signed batch file URL (default 300)")
+    siem.add_argument("--siem-page-size-max", type=int, default=100, help="most files per listing (default 100)")
+    siem.add_argument("--siem-now", metavar="ISO",
+                      help="the SIEM's fixed now (horizon, published slots, URL expiry); default the real clock")
 
     faults = parser.add_argument_group("faults (see below)")
     faults.add_argument("--fault-5xx-every", type=int, metavar="N")
@@ -98,7 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     truth = parser.add_argument_group("ground truth")
     truth.add_argument("--ground-truth", action="store_true",
                        help="print the records of --endpoint in [--from, --to) as JSON lines and exit")
-    truth.add_argument("--endpoint", choices=ENDPOINT_KEYS)
+    truth.add_argument("--endpoint", choices=SOURCE_KEYS)
     truth.add_argument("--from", dest="start", metavar="ISO", help="e.g. 2026-11-26T00:00:00Z")
     truth.add_argument("--to", dest="end", metavar="ISO", help="exclusive")
 
@@ -115,6 +126,8 @@ def _config(args: argparse.Namespace):
         reset_as_epoch=args.reset_as_epoch, to_inclusive=not args.to_exclusive,
         empty_last_page_with_next=args.empty_last_page_with_next, empty_data_shape=args.empty_data_shape,
         omit_pagination=args.omit_pagination, keys_expired=args.keys_expired, unlicensed=set(args.unlicensed),
+        siem_volume=args.siem_volume, siem_url_ttl_seconds=args.siem_url_ttl,
+        siem_page_size_max=args.siem_page_size_max, siem_now=args.siem_now,
     )
 
 

@@ -47,8 +47,15 @@ is cut at now); ``pageSize`` defaults to 100 and is capped at ``page_size_max`` 
 is echoed); with ``omit_pagination`` one answer holds every record; ``volume`` records exactly per
 endpoint-hour; an invalid or foreign ``pageToken`` is a 400.
 
+The fourth source, ``rejections``: Mimecast API 2.0's SIEM batch listing
+(``GET /siem/v1/batch/events/cg?type=receipt``, Bearer token) of pre-signed, gzipped NDJSON files of
+receipt events, one per 15-minute slot, with a 7-day horizon and the shared rate limit; see
+:mod:`.siem` (listing, files) and :mod:`.siem_events` (the seeded events). Its clock is
+``siem_now`` (else ``clock``); ``faults.expire_siem_urls(count)`` and
+``faults.empty_siem_listing(count)`` force expired downloads and empty listings.
+
 Records with true time in ``[from, to)``: ``ground_truth(config, endpoint, start, end)``,
-``GET /_simulator/ground-truth?endpoint=url&from=ISO&to=ISO`` or
+``GET /_simulator/ground-truth?endpoint=url&from=ISO&to=ISO`` (also ``endpoint=rejections``) or
 ``mimecast-ttp simulate --ground-truth --endpoint url --from ISO --to ISO``.
 """
 

@@ -7,7 +7,8 @@ carries the ``X-RateLimit-*`` headers.
 
 ``/_simulator/ground-truth``, ``/_simulator/stats``, ``/_simulator/faults`` (POST, arms a fault
 on a running server, e.g. one started from the command line) and ``/_simulator/health`` are the
-simulator's own, unauthenticated and unmetered.
+simulator's own, unauthenticated and unmetered. The SIEM batch listing and its pre-signed files
+(``/_simulator/siem-files/``, unmetered like storage URLs) are in :mod:`.siem`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mimecast_ttp.endpoints import ENDPOINT_KEYS, get_endpoint
+from mimecast_ttp.endpoints import ENDPOINT_KEYS, REJECTIONS, SOURCE_KEYS, get_endpoint
+from mimecast_ttp.simulator import siem
 from mimecast_ttp.simulator.config import SimulatorConfig
 from mimecast_ttp.simulator.credentials import hmac_signature
 from mimecast_ttp.simulator.data import held_records
@@ -46,6 +48,7 @@ from mimecast_ttp.simulator.paging import (
     record_matches,
 )
 from mimecast_ttp.simulator.ratelimit import TokenBucket
+from mimecast_ttp.simulator.siem_events import receipt_events
 from mimecast_ttp.simulator.stats import SimulatorStats
 
 NON_JSON_BODY = b"<html><head><title>502 Bad Gateway</title></head><body>upstream error</body></html>"
@@ -104,6 +107,7 @@ class SimulatorState:
         self.stats = stats
         self.bucket = TokenBucket(config.rate_limit)
         self.issued_keys = IssuedKeys()  # API 1.0 keys handed out by the login API
+        self.siem_key = secrets.token_bytes(32)  # signs this server's pre-signed SIEM file URLs
         self._tokens: dict[str, tuple[int, float]] = {}  # token -> (fault generation, expires at)
         self._tokens_lock = threading.Lock()
         self._results: OrderedDict[tuple, list] = OrderedDict()
@@ -289,8 +293,8 @@ async def ground_truth_route(request: Request) -> Response:
     state: SimulatorState = request.app.state.simulator
     params = request.query_params
     endpoint = params.get("endpoint", "")
-    if endpoint not in ENDPOINT_KEYS:
-        return JSONResponse({"error": f"endpoint must be one of {', '.join(ENDPOINT_KEYS)}"}, status_code=400)
+    if endpoint not in SOURCE_KEYS:
+        return JSONResponse({"error": f"endpoint must be one of {', '.join(SOURCE_KEYS)}"}, status_code=400)
     try:
         start = parse_date(params.get("from"), "from")
         end = parse_date(params.get("to"), "to")
@@ -298,14 +302,17 @@ async def ground_truth_route(request: Request) -> Response:
         return JSONResponse({"error": str(err)}, status_code=400)
 
     def render() -> bytes:
-        records = held_records(state.config, endpoint, start, end, end_inclusive=False)
+        if endpoint == REJECTIONS:
+            records = receipt_events(state.config, start, end)
+        else:
+            records = held_records(state.config, endpoint, start, end, end_inclusive=False)
         return json.dumps(records, separators=(",", ":")).encode()
 
     return Response(await run_in_threadpool(render), media_type="application/json")
 
 
 FAULT_METHODS = ("error_burst", "slow", "non_json", "fail_entry", "error_every", "slow_every", "non_json_every",
-                 "fail_entry_every", "expire_tokens", "reset")
+                 "fail_entry_every", "expire_tokens", "expire_siem_urls", "empty_siem_listing", "reset")
 
 
 async def faults_route(request: Request) -> Response:
@@ -336,6 +343,8 @@ def create_app(config: SimulatorConfig, faults: Faults, stats: SimulatorStats) -
     state = SimulatorState(config, faults, stats)
     routes = [Route("/oauth/token", oauth_token, methods=["POST"]), Route(LOGIN_PATH, login_route, methods=["POST"])]
     routes += [Route(get_endpoint(key).path, _logs_route(key), methods=["POST"]) for key in ENDPOINT_KEYS]
+    routes += [Route(siem.LISTING_PATH, siem.listing_route, methods=["GET"]),
+               Route(siem.FILES_PATH + "/{name}", siem.file_route, methods=["GET"])]
     routes += [Route("/_simulator/ground-truth", ground_truth_route, methods=["GET"]),
                Route("/_simulator/stats", stats_route, methods=["GET"]),
                Route("/_simulator/faults", faults_route, methods=["POST"]),

@@ -10,17 +10,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from mimecast_ttp.endpoints import ENDPOINT_KEYS
+from mimecast_ttp.endpoints import SOURCE_KEYS
 from mimecast_ttp.simulator import credentials
+from mimecast_ttp.simulator.siem_events import MIN_VOLUME as SIEM_MIN_VOLUME
+from mimecast_ttp.utc import as_utc
 
 EMPTY_DATA_SHAPES = ("list", "object")
 
 
 @dataclass
 class SimulatorConfig:
-    """A simulator scenario. Data depends only on ``seed``, ``volume``, ``malformed_share`` and
-    ``non_object_records``."""
+    """A simulator scenario. Data depends only on ``seed``, ``volume``, ``malformed_share``,
+    ``non_object_records`` and (receipt events) ``siem_volume``."""
 
     seed: int = 1
     volume: int = 60  # records per endpoint per hour
@@ -50,10 +53,23 @@ class SimulatorConfig:
     non_object_records: bool = False
     omit_pagination: bool = False  # no meta.pagination at all (one page, everything in it)
     keys_expired: bool = False  # API 1.0 calls answer 418 err_xdk_binding_expired
-    unlicensed: set[str] = field(default_factory=set)  # endpoint keys answering 403
+    unlicensed: set[str] = field(default_factory=set)  # source keys answering 403 (rejections: the listing)
+    # SIEM batches (the rejections source): receipt events per hour (0 = none, else at least the
+    # guaranteed SIEM_MIN_VOLUME), the lifetime of a pre-signed file URL, the largest listing page, and
+    # the SIEM's "now" (None: `clock`), which the 7-day horizon, published slots and URL expiry read.
+    siem_volume: int = 120
+    siem_url_ttl_seconds: int = 300
+    siem_page_size_max: int = 100
+    siem_now: datetime | None = None
     # "Now" in epoch seconds: what is held yet, where an omitted window ends, token lifetimes.
     # Tests inject a fixed clock so nothing they assert depends on the time of day they run at.
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
+
+    def siem_clock(self) -> float:
+        """The SIEM's now in epoch seconds: ``siem_now`` when set (tests may change it at run time)."""
+        if self.siem_now is None:
+            return self.clock()
+        return as_utc(self.siem_now, "siem_now").timestamp()
 
     def __post_init__(self) -> None:
         problems = []
@@ -70,8 +86,19 @@ class SimulatorConfig:
         if self.empty_data_shape not in EMPTY_DATA_SHAPES:
             problems.append(f"empty_data_shape={self.empty_data_shape!r} must be one of {EMPTY_DATA_SHAPES}")
         self.unlicensed = set(self.unlicensed)
-        unknown = self.unlicensed - set(ENDPOINT_KEYS)
+        unknown = self.unlicensed - set(SOURCE_KEYS)
         if unknown:
             problems.append(f"unlicensed names unknown endpoint(s) {sorted(unknown)}")
+        if self.siem_volume != 0 and self.siem_volume < SIEM_MIN_VOLUME:
+            problems.append(f"siem_volume={self.siem_volume} must be 0 or >= {SIEM_MIN_VOLUME} (the guaranteed events)")
+        if self.siem_url_ttl_seconds < 1:
+            problems.append(f"siem_url_ttl_seconds={self.siem_url_ttl_seconds} must be >= 1")
+        if self.siem_page_size_max < 1:
+            problems.append(f"siem_page_size_max={self.siem_page_size_max} must be >= 1")
+        if self.siem_now is not None:
+            try:
+                self.siem_now = as_utc(self.siem_now, "siem_now")
+            except ValueError as err:
+                problems.append(str(err))
         if problems:
             raise ValueError("invalid simulator config: " + "; ".join(problems))

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from random import Random
 from typing import Any
 
-from mimecast_ttp.endpoints import ENDPOINT_KEYS, get_endpoint
+from mimecast_ttp.endpoints import ENDPOINT_KEYS, REJECTIONS, get_endpoint
 from mimecast_ttp.utc import as_utc
 
 HOUR = 3600
@@ -360,8 +360,14 @@ def ground_truth(config, endpoint: str, start: datetime, end: datetime) -> list[
     """Every record the simulator holds for ``endpoint`` with true event time in ``[start, end)``.
 
     Oldest first, exactly as served (malformed ones included; a record whose time field is broken
-    sits in the window of its true time). The result is a private copy.
+    sits in the window of its true time). The result is a private copy. ``endpoint="rejections"``:
+    every receipt event (accepted, rejected, malformed) of the published batch files, see
+    :func:`mimecast_ttp.simulator.siem_events.receipt_events`.
     """
     start, end = as_utc(start, "ground_truth start"), as_utc(end, "ground_truth end")
+    if endpoint == REJECTIONS:
+        from mimecast_ttp.simulator.siem_events import receipt_events  # it imports this module's pools
+
+        return json.loads(json.dumps(receipt_events(config, start.timestamp(), end.timestamp())))
     records = held_records(config, endpoint, start.timestamp(), end.timestamp(), end_inclusive=False)
     return json.loads(json.dumps(records))

@@ -12,6 +12,11 @@ Every method takes an optional ``endpoint`` (``attachment``, ``impersonation``, 
 at one endpoint only. ``expire_tokens()`` makes every API 2.0 token issued so far answer 401
 ``token_expired``; ``reset()`` disarms everything. The object is thread-safe: tests change it
 while the server runs.
+
+The SIEM batch listing (``rejections``) is hit only by faults aimed at it (``endpoint="rejections"``;
+``error``, ``slow`` and ``non_json``: it has no ``fail`` envelope), so an unaimed fault keeps its
+meaning for get-logs calls. Its own one-shot faults: ``expire_siem_urls(count)`` (the next file
+downloads answer 403 as expired) and ``empty_siem_listing(count)`` (the next listings hold no file).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from mimecast_ttp.endpoints import ENDPOINT_KEYS
+from mimecast_ttp.endpoints import REJECTIONS, SOURCE_KEYS
 
 ERROR_STATUSES = (500, 502, 503, 504, 509)
 
@@ -50,6 +55,7 @@ class Faults:
         self._one_shot: list[Fault] = []
         self._periodic: list[Fault] = []
         self.token_generation = 0  # tokens issued in an earlier generation are expired
+        self._siem = {"siem_expired_download": 0, "siem_empty_listing": 0}  # kind -> calls left
 
     # one-shot
     def error_burst(self, status: int = 503, count: int = 1, endpoint: str | None = None) -> Faults:
@@ -90,24 +96,54 @@ class Faults:
             self.token_generation += 1
         return self
 
+    # SIEM batches
+    def expire_siem_urls(self, count: int = 1) -> Faults:
+        """The next ``count`` batch file downloads answer 403 (expired), whatever their ``expires``."""
+        return self._arm_siem("siem_expired_download", count)
+
+    def empty_siem_listing(self, count: int = 1) -> Faults:
+        """The next ``count`` batch listings answer no file, ``isCaughtUp`` and the cursor unchanged."""
+        return self._arm_siem("siem_empty_listing", count)
+
+    def take_siem(self, kind: str) -> bool:
+        """Whether a SIEM fault of ``kind`` hits this call, consuming it."""
+        with self._lock:
+            if self._siem[kind] > 0:
+                self._siem[kind] -= 1
+                return True
+            return False
+
+    def _arm_siem(self, kind: str, count: int) -> Faults:
+        count = _positive(count)
+        with self._lock:
+            self._siem[kind] += count
+        return self
+
     def reset(self) -> Faults:
         """Disarm every fault (tokens already expired stay expired)."""
         with self._lock:
             self._one_shot.clear()
             self._periodic.clear()
+            self._siem = dict.fromkeys(self._siem, 0)
         return self
 
     @property
     def armed(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [f.describe() for f in self._one_shot + self._periodic]
+            siem = [{"kind": kind, "endpoint": REJECTIONS, "remaining": left} for kind, left in self._siem.items()
+                    if left]
+            return [f.describe() for f in self._one_shot + self._periodic] + siem
 
     def draw(self, endpoint: str) -> list[Fault]:
-        """The faults that hit this call (a slow one may combine with one failure), consuming them."""
+        """The faults that hit this call (a slow one may combine with one failure), consuming them.
+
+        A SIEM listing call (``rejections``) draws only the faults aimed at it.
+        """
         hits: list[Fault] = []
+        aims = (endpoint,) if endpoint == REJECTIONS else (None, endpoint)
         with self._lock:
             for fault in self._one_shot:
-                if fault.endpoint in (None, endpoint) and fault.remaining > 0:
+                if fault.endpoint in aims and fault.remaining > 0:
                     if fault.kind == "slow" and any(h.kind == "slow" for h in hits):
                         continue
                     if fault.kind != "slow" and any(h.kind != "slow" for h in hits):
@@ -116,7 +152,7 @@ class Faults:
                     hits.append(fault)
             self._one_shot = [f for f in self._one_shot if f.remaining > 0]
             for fault in self._periodic:
-                if fault.endpoint in (None, endpoint):
+                if fault.endpoint in aims:
                     fault.seen += 1
                     if fault.seen % fault.every == 0 and not any(
                             (h.kind == "slow") == (fault.kind == "slow") for h in hits):
@@ -124,8 +160,10 @@ class Faults:
         return hits
 
     def _arm(self, fault: Fault) -> Faults:
-        if fault.endpoint is not None and fault.endpoint not in ENDPOINT_KEYS:
-            raise ValueError(f"unknown endpoint {fault.endpoint!r}; expected one of {', '.join(ENDPOINT_KEYS)}")
+        if fault.endpoint is not None and fault.endpoint not in SOURCE_KEYS:
+            raise ValueError(f"unknown endpoint {fault.endpoint!r}; expected one of {', '.join(SOURCE_KEYS)}")
+        if fault.endpoint == REJECTIONS and fault.kind == "fail_entry":
+            raise ValueError("the SIEM batch listing has no fail envelope: aim error, slow or non_json at it")
         with self._lock:
             (self._periodic if fault.every else self._one_shot).append(fault)
         return self

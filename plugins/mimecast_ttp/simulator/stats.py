@@ -28,6 +28,7 @@ class SimulatorStats:
             self.faults_injected: Counter[str] = Counter()
             self.pages_served = 0
             self.records_served = 0
+            self.siem_files_served = 0  # SIEM batch files downloaded
 
     def count(self, **increments: int) -> None:
         with self._lock:
@@ -45,5 +46,5 @@ class SimulatorStats:
                 "by_endpoint": dict(self.by_endpoint), "rate_limited": self.rate_limited,
                 "tokens_issued": self.tokens_issued, "auth_failures": self.auth_failures,
                 "faults_injected": dict(self.faults_injected), "pages_served": self.pages_served,
-                "records_served": self.records_served,
+                "records_served": self.records_served, "siem_files_served": self.siem_files_served,
             }
