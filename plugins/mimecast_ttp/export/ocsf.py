@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from mimecast_ttp.endpoints import REJECTIONS
 from mimecast_ttp.export.ocsf_rules import (  # noqa: F401  (re-exported: the mapping's public names)
     ACTION_IDS,
     DISPOSITION_IDS,
@@ -78,6 +79,7 @@ _EMAIL = re.compile(EMAIL_PATTERN)
 _IP = re.compile(IP_PATTERN)
 _HEX = re.compile(r"^[a-fA-F0-9]+$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SIEM_PRODUCT = "Mimecast Secure Email Gateway"  # rejections come from the gateway's event stream, not TTP
 
 
 def epoch_ms(value: datetime | str) -> int:
@@ -102,7 +104,8 @@ def map_alert(alert: Mapping[str, Any], mapping: OcsfMapping | None = None) -> d
                                           f"action {action}" if _text(action) else "") if part)
     metadata: dict[str, Any] = {
         "version": OCSF_VERSION,
-        "product": {**mapping.product, "feature": {"uid": endpoint, "name": feature}},
+        "product": {**mapping.product, **({"name": SIEM_PRODUCT} if endpoint == REJECTIONS else {}),
+                    "feature": {"uid": endpoint, "name": feature}},
         "uid": alert["alert_id"],
         "log_name": endpoint,
         "log_provider": "Mimecast API",
@@ -137,7 +140,7 @@ def map_alert(alert: Mapping[str, Any], mapping: OcsfMapping | None = None) -> d
             "types": [feature],
             "analytic": {"name": analytic_name, "type_id": ANALYTIC_RULE, "type": "Rule"},
             "attacks": mapping.attacks(alert["threat_id"], alert["threat_name"]),
-            "data_sources": [f"Mimecast TTP {endpoint} logs"],
+            "data_sources": [_data_source(endpoint)],
         },
         "evidences": [evidence],
         "observables": observables,
@@ -234,11 +237,19 @@ def _caption(table: dict[str, int], wanted: int, source: Any) -> str:
     return next(name for name, number in table.items() if number == wanted)
 
 
+def _data_source(endpoint: str) -> str:
+    return "Mimecast SIEM receipt events" if endpoint == REJECTIONS else f"Mimecast TTP {endpoint} logs"
+
+
 def _original_time(alert: Mapping[str, Any]) -> str | None:
+    """The event time as the source wrote it: the TTP logs' text, a receipt event's epoch milliseconds."""
     raw = alert.get("raw")
     if not isinstance(raw, dict):
         return None
     for key in ("date", "eventTime"):
         if isinstance(raw.get(key), str):
             return raw[key]
+    stamp = raw.get("timestamp")
+    if type(stamp) is int:
+        return str(stamp)
     return None

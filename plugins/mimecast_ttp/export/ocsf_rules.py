@@ -1,5 +1,6 @@
-"""The OCSF mapping's rule data, checked: severity by verdict, disposition and action by Mimecast
-action (``include/ocsf_mappings.json``), ATT&CK tactics of the threat table's techniques
+"""The OCSF mapping's rule data, checked: severity by verdict (or by source, for a source whose
+alerts all weigh the same: rejections), disposition and action by Mimecast action
+(``include/ocsf_mappings.json``), ATT&CK tactics of the threat table's techniques
 (``include/mitre_attack.json``). Plain Python; alert-rules.md §7 documents both files.
 """
 
@@ -57,10 +58,15 @@ class OcsfMapping:
     attack_version: str
     tactics: dict[str, str]
     techniques: dict[str, dict[str, Any]]
+    severity_of_endpoint: dict[str, int] = field(default_factory=dict)  # before any verdict
     _attacks: dict[tuple[str, str], list[dict]] = field(default_factory=dict, repr=False, compare=False)
 
     def severity(self, endpoint: str, verdict: str | None) -> int:
-        """Severity id: by the trimmed, lower-cased verdict; without one, by endpoint; else the fallback."""
+        """Severity id: the source's own when it has one; by the trimmed, lower-cased verdict; without one,
+        by endpoint; else the fallback. (A rejection's verdict is its SMTP code: ``severity_of_endpoint``.)"""
+        fixed = self.severity_of_endpoint.get(endpoint)
+        if fixed is not None:
+            return fixed
         if verdict is None or not str(verdict).strip():
             return self.severity_without_verdict.get(endpoint, self.severity_otherwise)
         return self.severity_by_verdict.get(str(verdict).strip().lower(), self.severity_otherwise)
@@ -164,6 +170,9 @@ def load_ocsf_mapping(path: str | Path | None = None, attack_path: str | Path | 
         attack_version=str(need(attack, "attack_version", str, attack_path)),
         tactics=dict(tactics),
         techniques=dict(techniques),
+        severity_of_endpoint={k: caption(v, SEVERITY_IDS, f"severity_of_endpoint[{k!r}]")
+                              for k, v in need({"severity_of_endpoint": {}, **data}, "severity_of_endpoint", dict,
+                                               path).items()},
     )
 
 

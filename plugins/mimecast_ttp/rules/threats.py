@@ -6,22 +6,23 @@ It is checked at load so a bad table fails at start, naming the file and the row
 duplicates (also after trimming and ignoring case, because the lookup falls back to a
 case-insensitive match and two such rows would make it ambiguous), ids that are not ``T####``,
 ``T####.###`` or ``TA####``, missing or blank fields, rows that are not objects, and a table
-without the default row of every endpoint (the fallback of an unmapped alert type).
+without the default row of every endpoint (the fallback of an unmapped alert type). A source
+whose rules name a ``default_threat`` (rejections) needs no row: its fallback is that threat.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mimecast_ttp.paths import include_dir
-from mimecast_ttp.rules.spec import RuleSpec, default_rule_spec
+from mimecast_ttp.rules.spec import THREAT_ID, RuleSpec, default_rule_spec
 
-THREAT_ID = re.compile(r"T\d{4}(?:\.\d{3})?|TA\d{4}")
 ROW_FIELDS = ("alertType", "threatId", "threatName")
+__all__ = ["ROW_FIELDS", "THREAT_ID", "ThreatRow", "ThreatTable", "ThreatTableError", "default_threat_table_path",
+           "load_threat_table"]
 
 
 class ThreatTableError(ValueError):
@@ -91,7 +92,7 @@ def load_threat_table(path: str | Path | None = None, *, spec: RuleSpec | None =
     table = ThreatTable(rows=tuple(rows), path=path)
     spec = spec or default_rule_spec()
     for endpoint, rules in spec.endpoints.items():
-        if table.lookup(rules.default_alert_type) is None:
+        if rules.default_threat is None and table.lookup(rules.default_alert_type) is None:
             raise ThreatTableError(
                 f"threat table {path}: no row for {rules.default_alert_type!r}, the default alert type of"
                 f" endpoint {endpoint} (unmapped {endpoint} alert types fall back to it)"

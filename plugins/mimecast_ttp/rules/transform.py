@@ -19,9 +19,9 @@ from mimecast_ttp.rules.alerts import AlertMaker, count_threats
 from mimecast_ttp.rules.spec import EndpointRules, default_rule_spec
 from mimecast_ttp.rules.storable import quarantine_item
 from mimecast_ttp.rules.threats import ThreatTable
-from mimecast_ttp.rules.timestamps import window_bounds
-from mimecast_ttp.rules.validation import OUTSIDE_WINDOW, judge_record, record_check
-from mimecast_ttp.rules.verdicts import verdict_key
+from mimecast_ttp.rules.validation import record_check
+from mimecast_ttp.rules.verdicts import build_verdict_judge, count_verdict, verdict_key
+from mimecast_ttp.rules.windows import OUTSIDE_WINDOW, window_judge
 
 COUNT_NAMES = (
     "fetched", "valid", "quarantined", "outside_window", "clean_dropped", "kept", "alerts", "unmapped",
@@ -92,7 +92,8 @@ def transform_records(
     rules = _rules(endpoint)
     check = record_check(endpoint)
     maker = AlertMaker(rules, table)
-    start, end = window_bounds(window) if window is not None else (None, None)
+    judge, start, end = window_judge(endpoint, window)
+    verdict_judge = build_verdict_judge(rules)  # None: the dropped-list rule, inline below
     verdict_field, dropped_values = rules.verdict_field, rules.dropped_verdicts
     result = TransformResult(endpoint=endpoint)
     quarantined, by_reason = result.quarantined, result.quarantined_by_reason
@@ -103,7 +104,7 @@ def transform_records(
     fetched = valid = outside = 0
     for record in records:
         fetched += 1
-        reason, event_time = judge_record(check, endpoint, record, start, end)
+        reason, event_time = judge(check, endpoint, record, start, end)
         if reason is OUTSIDE_WINDOW:
             outside += 1
             continue
@@ -112,7 +113,12 @@ def transform_records(
             by_reason[reason] = by_reason.get(reason, 0) + 1
             continue
         valid += 1
-        if verdict_field is not None:
+        if verdict_judge is not None:
+            key, keep = verdict_judge(record)
+            count_verdict(result, key, keep)
+            if not keep:
+                continue
+        elif verdict_field is not None:
             value = record[verdict_field]  # a string: the format check requires it
             key = verdict_keys.get(value)
             if key is None:

@@ -10,21 +10,27 @@ broken, in this order:
   the record cannot be stored faithfully as standard JSON (:mod:`mimecast_ttp.rules.storable`);
   its quarantined copy is its escaped JSON text;
 - ``not_an_object``: the record is not a JSON object;
-- ``missing:<field>``, ``bad_type:<field>``, ``bad_timestamp:<field>``: the endpoint's time field;
+- ``missing:<field>``, ``bad_type:<field>``, ``bad_timestamp:<field>``: the endpoint's time field
+  (a text for ``time_format`` ``iso8601``; an integer of epoch milliseconds, never a ``bool`` or a
+  numeric text, for ``epoch_ms``: the rejections source);
 - ``missing:<field>``, ``bad_type:<field>``, ``blank:<field>``: a required string;
-- ``missing:id|messageId``: impersonation has neither identifier (absent, null or blank);
+- ``missing:id|messageId``: impersonation has neither identifier (absent, null or blank); for
+  rejections ``missing:processingId|aggregateId``;
 - ``bad_type:<field>``: a typed field present with the wrong type (strings are strings, ``hits``
   an integer or an integer in a string, booleans ``true``/``false`` or those strings in any case,
-  list fields a list or one string, ``tagMap`` an object). ``null`` counts as absent.
+  list fields a list or one string, ``tagMap`` an object, text fields a string or a list of
+  strings). ``null`` counts as absent. A source may name its own typed fields (rejections does).
 
 Unknown extra fields are allowed. The check is a per-endpoint closure built once; the type rules
-are decided once per record *shape* (keys and value types), see :func:`build_record_check`.
+are decided once per record *shape* (keys and value types), see :func:`build_record_check`. The
+window side (reading the time field, judging a record against the window) is
+:mod:`mimecast_ttp.rules.windows`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -32,15 +38,16 @@ from typing import Any
 
 from mimecast_ttp.rules.spec import EndpointRules, default_rule_spec
 from mimecast_ttp.rules.storable import quarantine_item, unstorable_reason
-from mimecast_ttp.rules.timestamps import utc_timestamp, window_bounds
+from mimecast_ttp.rules.timestamps import TIME_READERS
+from mimecast_ttp.rules.windows import OUTSIDE_WINDOW, RecordCheck, judge_record, readable_time, window_judge
+
+__all__ = ["OUTSIDE_WINDOW", "RecordCheck", "ValidationResult", "build_exact_check", "build_record_check",
+           "judge_record", "quarantine_reason", "readable_time", "record_check", "validate_records"]
 
 NOT_AN_OBJECT = "not_an_object"
 _STRING_OR_ABSENT = frozenset({str, type(None)})
 _INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII).fullmatch
 _BOOLEAN_TEXT = frozenset({"true", "false"})
-
-# A check answers (None, event_time) for a valid record and (reason, None) for an invalid one.
-RecordCheck = Callable[[Any], tuple[str | None, str | None]]
 
 
 @dataclass
@@ -69,12 +76,22 @@ def _is_object(value: Any) -> bool:
     return type(value) is dict
 
 
-_KIND_CHECKS = {"integer": _is_integer, "boolean": _is_boolean, "list": _is_list, "object": _is_object}
+def _is_strings(value: Any) -> bool:
+    return type(value) is list and all(type(item) is str for item in value)
+
+
+def _is_text(value: Any) -> bool:
+    return type(value) is str or _is_strings(value)
+
+
+_KIND_CHECKS = {"integer": _is_integer, "boolean": _is_boolean, "list": _is_list, "object": _is_object,
+                "text": _is_text}
 
 
 def build_exact_check(rules: EndpointRules, typed_fields: dict[str, tuple[str, ...]]) -> RecordCheck:
     """The format check of one endpoint, field by field (see the module docstring for the order)."""
     time_field = rules.time_field
+    time_type, read_time = TIME_READERS[rules.time_format]
     missing_time = f"missing:{time_field}"
     bad_type_time = f"bad_type:{time_field}"
     bad_time = f"bad_timestamp:{time_field}"
@@ -94,9 +111,9 @@ def build_exact_check(rules: EndpointRules, typed_fields: dict[str, tuple[str, .
             return NOT_AN_OBJECT, None
         get = record.get
         value = get(time_field)
-        if type(value) is not str:
+        if type(value) is not time_type:
             return (missing_time if value is None else bad_type_time), None
-        event_time = utc_timestamp(value)
+        event_time = read_time(value)
         if event_time is None:
             return bad_time, None
         for name, missing, bad_type, blank in required:
@@ -126,8 +143,8 @@ def build_exact_check(rules: EndpointRules, typed_fields: dict[str, tuple[str, .
 
 
 # Per kind: the value types accepted as they are, and those accepted after a look at the value.
-_TYPES_ACCEPTED = {"integer": {int}, "boolean": {bool}, "list": {list, str}, "object": {dict}}
-_TYPES_TO_LOOK_AT = {"integer": {str: _is_integer}, "boolean": {str: _is_boolean}}
+_TYPES_ACCEPTED = {"integer": {int}, "boolean": {bool}, "list": {list, str}, "object": {dict}, "text": {str}}
+_TYPES_TO_LOOK_AT = {"integer": {str: _is_integer}, "boolean": {str: _is_boolean}, "text": {list: _is_strings}}
 MAX_SHAPES = 4096  # distinct (keys, value types) shapes remembered per endpoint
 
 
@@ -142,6 +159,7 @@ def build_record_check(rules: EndpointRules, typed_fields: dict[str, tuple[str, 
     """
     exact = build_exact_check(rules, typed_fields)
     time_field = rules.time_field
+    time_type, read_time = TIME_READERS[rules.time_format]
     bad_time = f"bad_timestamp:{time_field}"
     required = tuple((name, f"blank:{name}") for name in rules.required_strings)
     one_of = rules.required_one_of
@@ -156,7 +174,7 @@ def build_record_check(rules: EndpointRules, typed_fields: dict[str, tuple[str, 
     def plan_for(keys: tuple, types: tuple) -> tuple | None:
         """The value checks a record of this shape needs, or ``None`` when a type rule is broken."""
         present = dict(zip(keys, types, strict=True))
-        if present.get(time_field) is not str or any(present.get(name) is not str for name, _ in required):
+        if present.get(time_field) is not time_type or any(present.get(name) is not str for name, _ in required):
             return None
         if any(present.get(name, none_type) not in _STRING_OR_ABSENT for name in (*one_of, *strings)):
             return None
@@ -183,7 +201,7 @@ def build_record_check(rules: EndpointRules, typed_fields: dict[str, tuple[str, 
             plan = plans[shape] = plan_for(*shape)
         if plan is None:
             return exact(record)
-        event_time = utc_timestamp(record[time_field])
+        event_time = read_time(record[time_field])
         if event_time is None:
             return bad_time, None
         for name, blank in required:
@@ -208,45 +226,12 @@ def build_record_check(rules: EndpointRules, typed_fields: dict[str, tuple[str, 
 def record_check(endpoint: str) -> RecordCheck:
     """The packaged rules' check for ``endpoint`` (built once per process)."""
     spec = default_rule_spec()
-    return build_record_check(spec.for_endpoint(endpoint), spec.typed_fields)
+    return build_record_check(spec.for_endpoint(endpoint), spec.typed_fields_for(endpoint))
 
 
 def quarantine_reason(endpoint: str, record: Any) -> str | None:
     """Why ``record`` is quarantined for ``endpoint`` (unstorable, or the format check), or ``None``."""
     return unstorable_reason(record) or record_check(endpoint)(record)[0]
-
-
-@cache
-def _time_field(endpoint: str) -> str:
-    return default_rule_spec().for_endpoint(endpoint).time_field
-
-
-def readable_time(endpoint: str, record: Any) -> str | None:
-    """The stored (UTC) form of the record's event time when it reads as one, whatever else is wrong."""
-    if type(record) is dict:
-        value = record.get(_time_field(endpoint))
-        if type(value) is str:
-            return utc_timestamp(value)
-    return None
-
-
-OUTSIDE_WINDOW = "outside_window"  # what judge_record answers for a record of a neighbouring window
-
-
-def judge_record(check: RecordCheck, endpoint: str, record: Any, start: str | None,
-                 end: str | None) -> tuple[str | None, str | None]:
-    """``(verdict, event_time)`` of one record, in the module docstring's order.
-
-    The verdict is :data:`OUTSIDE_WINDOW` (a readable time outside ``[start, end)``, whatever else
-    is wrong), a quarantine reason, or ``None`` for a valid record in the window. ``start`` and
-    ``end`` are :func:`window_bounds` values, or both ``None`` for no window.
-    """
-    reason, event_time = check(record)
-    if reason is not None and start is not None:
-        event_time = readable_time(endpoint, record)
-    if start is not None and event_time is not None and not (start <= event_time < end):
-        return OUTSIDE_WINDOW, None
-    return unstorable_reason(record) or reason, event_time
 
 
 def validate_records(
@@ -256,12 +241,12 @@ def validate_records(
 ) -> ValidationResult:
     """Split ``records`` into valid and quarantined; with a ``window``, count (not keep) valid ones outside it."""
     check = record_check(endpoint)
-    start, end = window_bounds(window) if window is not None else (None, None)
+    judge, start, end = window_judge(endpoint, window)
     result = ValidationResult()
     valid, quarantined, by_reason = result.valid, result.quarantined, result.quarantined_by_reason
     outside = 0
     for record in records:
-        reason, _ = judge_record(check, endpoint, record, start, end)
+        reason, _ = judge(check, endpoint, record, start, end)
         if reason is OUTSIDE_WINDOW:
             outside += 1
         elif reason is not None:

@@ -82,3 +82,31 @@ def endpoint_window(record_of) -> dict[str, tuple]:
         moment = datetime.fromisoformat(utc_timestamp(record[get_endpoint(endpoint).time_field]))
         windows[endpoint] = (moment - timedelta(hours=1), moment + timedelta(hours=1))
     return windows
+
+
+# The rejections source: SIEM receipt events (tests/fixtures/rules/, provenance in the file's "about").
+REJECTION_EVENTS = Path(__file__).resolve().parents[3] / "fixtures" / "rules" / "rejections_receipt_events.json"
+
+
+@pytest.fixture(scope="session")
+def rejection_samples() -> dict[str, dict]:
+    """The real-shaped receipt events by name: ``rejected`` (Elastic's, verbatim), ``accepted``, ``delivery``, ..."""
+    return json.loads(REJECTION_EVENTS.read_text())["events"]
+
+
+@pytest.fixture
+def rejection_events(rejection_samples) -> dict[str, dict]:
+    """A private deep copy of :func:`rejection_samples` a test may change."""
+    return copy.deepcopy(rejection_samples)
+
+
+@pytest.fixture
+def rejected(rejection_events) -> dict:
+    """Elastic's receipt event with action ``Rej`` (``Manual Envelope Rejection``: no threat-table text)."""
+    return rejection_events["rejected"]
+
+
+@pytest.fixture
+def source_record(record_of, rejected) -> dict[str, dict]:
+    """One real record per source of ``SOURCE_KEYS``: :func:`record_of` and the rejection."""
+    return {**record_of, "rejections": rejected}

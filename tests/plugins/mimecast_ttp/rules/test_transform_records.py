@@ -61,3 +61,43 @@ def test_a_record_fetched_twice_is_one_alert_id(records, table):
     page = records["impersonation"][:2]
     again = transform_records("impersonation", page + page, table)
     assert len({a["alert_id"] for a in again.alerts}) == 2
+
+
+def test_one_pass_equals_the_three_steps_for_rejections(rejection_events, table):
+    events = list(rejection_events.values())
+    recs = events + broken_variants(rejection_events["rejected"], "timestamp") + [
+        {**rejection_events["rejected"], "timestamp": 1731454605000 - 1}]  # just before the window below
+    window = (datetime(2024, 11, 12, 23, 36, 45, tzinfo=UTC), datetime(2024, 11, 13, 6, tzinfo=UTC))
+    for win in (None, window):
+        fused = transform_records("rejections", recs, table, window=win)
+        valid = validate_records("rejections", recs, window=win)
+        kept = filter_verdicts("rejections", valid.valid)
+        mapped = map_alerts("rejections", kept.kept, table)
+        assert (fused.quarantined, fused.quarantined_by_reason, fused.outside_window, fused.valid) == (
+            valid.quarantined, valid.quarantined_by_reason, valid.outside_window, len(valid.valid))
+        assert (fused.dropped_by_verdict, fused.kept_by_verdict) == (kept.dropped_by_verdict, kept.kept_by_verdict)
+        assert fused.alerts == mapped.alerts
+        assert (fused.unmapped_alert_types, fused.alerts_by_type, fused.alerts_by_threat) == (
+            mapped.unmapped_alert_types, mapped.alerts_by_type, mapped.alerts_by_threat)
+    # the window: Elastic's accepted event (15 Nov) and the one a millisecond early are outside it
+    assert transform_records("rejections", recs, table, window=window).counts() == {
+        "endpoint": "rejections", "fetched": 12, "valid": 5, "quarantined": 5, "outside_window": 2,
+        "clean_dropped": 0, "kept": 5, "alerts": 5, "unmapped": 2,
+        "quarantined_by_reason": {"missing:action": 1, "bad_type:timestamp": 1, "missing:timestamp": 1,
+                                  "bad_type:subject": 1, "not_an_object": 1},
+        "dropped_by_verdict": {}, "kept_by_verdict": {"rej": 5},
+        "unmapped_alert_types": {"Manual Envelope Rejection": 2},
+        "alerts_by_type": {"Manual Envelope Rejection": 2, "IP Temporarily Blacklisted": 1, "Invalid Recipient": 1,
+                           "Anti-Spoofing policy - Inbound not allowed": 1},
+        "alerts_by_threat": {"TA0001": 3, "TA0005": 1, "T1598.003": 1},
+    }  # fmt: skip
+
+
+def test_rejection_counts_add_up_across_chunks(rejection_events, table):
+    events = list(rejection_events.values()) + ["junk"]
+    whole = transform_records("rejections", events, table).counts()
+    total: dict = {}
+    for chunk in (events[:3], events[3:5], events[5:]):
+        add_counts(total, transform_records("rejections", chunk, table).counts())
+    assert total == whole
+    assert (whole["fetched"], whole["quarantined"], whole["clean_dropped"], whole["kept"]) == (8, 2, 1, 5)
