@@ -105,7 +105,7 @@ def extract_window(
     except BaseException:
         # A window is staged whole or not at all: no manifest, no pages, no partial file left
         # behind for a full disk to keep, and the retry starts from a clean folder anyway.
-        _remove_quietly(folder)
+        remove_quietly(folder)
         raise
     after = hook.stats.snapshot()
 
@@ -121,13 +121,7 @@ def extract_window(
         "records": records,
         "records_in_window": in_window,
         "records_time_unreadable": unreadable_time,
-        "rate_limit_waits": int(after["rate_limit_waits"] - before["rate_limit_waits"]),
-        "rate_limit_wait_seconds": round(after["rate_limit_wait_seconds"] - before["rate_limit_wait_seconds"], 3),
-        "retries": int(after["retries"] - before["retries"]),
-        "token_refreshes": int(after["token_refreshes"] - before["token_refreshes"]),
-        "tokens_minted": int(after["tokens_minted"] - before["tokens_minted"]),
-        "pace_waits": int(after["pace_waits"] - before["pace_waits"]),
-        "pace_wait_seconds": round(after["pace_wait_seconds"] - before["pace_wait_seconds"], 3),
+        **call_counts(before, after),
         "api_version": str(hook.api_version),
         "staged_at": datetime.now(UTC).isoformat(),  # staging retention counts from here
     }
@@ -153,7 +147,20 @@ def read_staged_pages(staging_dir: str) -> Iterator[tuple[str, dict[str, Any]]]:
         yield name, body
 
 
-def _remove_quietly(folder) -> None:
+def call_counts(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """What the hook's calls cost between two :meth:`CallStats.snapshot` s, as a manifest states it."""
+    return {
+        "rate_limit_waits": int(after["rate_limit_waits"] - before["rate_limit_waits"]),
+        "rate_limit_wait_seconds": round(after["rate_limit_wait_seconds"] - before["rate_limit_wait_seconds"], 3),
+        "retries": int(after["retries"] - before["retries"]),
+        "token_refreshes": int(after["token_refreshes"] - before["token_refreshes"]),
+        "tokens_minted": int(after["tokens_minted"] - before["tokens_minted"]),
+        "pace_waits": int(after["pace_waits"] - before["pace_waits"]),
+        "pace_wait_seconds": round(after["pace_wait_seconds"] - before["pace_wait_seconds"], 3),
+    }
+
+
+def remove_quietly(folder) -> None:
     try:
         folder.rmdir(recursive=True)
     except OSError:  # the original error matters more; housekeeping removes what is left later

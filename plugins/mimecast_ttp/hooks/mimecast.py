@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import requests
@@ -24,7 +24,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
 from mimecast_ttp.endpoints import ENDPOINT_KEYS, Endpoint, get_endpoint
-from mimecast_ttp.hooks import responses, transport
+from mimecast_ttp.hooks import responses, siem, transport
 from mimecast_ttp.hooks.auth import BearerAuth, HmacAuth, NoAuth, hmac_signature, mc_date  # noqa: F401
 from mimecast_ttp.hooks.connection import (  # noqa: F401  (re-exported: the hook's public names)
     DEFAULT_PAGE_SIZE,
@@ -170,8 +170,11 @@ class MimecastHook(BaseHook):
         return value, expires_in
 
     def _post(self, path: str, **request_kwargs: Any) -> requests.Response:
+        return self._call("POST", path, **request_kwargs)
+
+    def _call(self, method: str, path: str, **request_kwargs: Any) -> requests.Response:
         self.pacer.wait_turn()
-        request = transport.prepare_post(self.session, self.config, path, **request_kwargs)
+        request = transport.prepare(self.session, self.config, method, path, **request_kwargs)
         self.stats.requests += 1
         response = transport.send(self.session, self.config, request, path)
         self.pacer.observe(response.headers)
@@ -221,6 +224,52 @@ class MimecastHook(BaseHook):
             response = self._post(endpoint.path, json=payload)
         responses.raise_for_status(response, endpoint, conn_id=config.conn_id, api_version=config.api_version)
         return responses.read_page(response, endpoint, number)
+
+    # -- the SIEM event stream (API 2.0) -----------------------------------------------------
+
+    def iter_batch_listing(self, event_type: str, start: datetime, end: datetime, *,
+                           page_size: int = siem.DEFAULT_LISTING_PAGE_SIZE) -> Iterator[siem.ListingPage]:
+        """Every page of the batch listing of ``event_type`` for the dates ``[start, end)`` covers.
+
+        Listing calls share the quota (pacing, 429 waits, retries) with the TTP endpoints.
+        """
+        if self.config.api_version != 2:
+            raise MimecastConfigurationError(
+                f"connection {self.mimecast_conn_id!r} is API 1.0; the SIEM event stream (rejections) is served by "
+                "API 2.0 only: add an API 2.0 connection, or leave rejections out of MIMECAST_TTP_SOURCES")
+        listing = siem.BatchListing(event_type, start, end, page_size=page_size, max_pages=self.max_pages)
+        retrying = WindowRetrying(self.retry_policy, self.stats, self.log)
+        while True:
+            number, params = listing.pages_read + 1, listing.params()
+            page = retrying.call(partial(self._attempt_listing, params, number),
+                                 what=f"rejections listing page {number}: GET {siem.BATCH_PATH}", path=siem.BATCH_PATH,
+                                 window=f"{params['dateRangeStartsAt']}..{params['dateRangeEndsAt']}")
+            self.log.info("rejections listing page %d: %d batch file(s)%s", number, len(page.files),
+                          " (caught up)" if page.caught_up else "")
+            yield page
+            if not listing.advance(page):
+                return
+
+    def _attempt_listing(self, params: dict[str, Any], number: int) -> siem.ListingPage:
+        response = self._call("GET", siem.BATCH_PATH, params=params)
+        if response.status_code == 401:
+            self.log.info("GET %s: HTTP 401, minting a new token and repeating the call once", siem.BATCH_PATH)
+            self._bearer.expire()
+            response = self._call("GET", siem.BATCH_PATH, params=params)
+        siem.raise_for_listing_status(response, self.config.conn_id)
+        return siem.read_listing(response, number)
+
+    @cached_property
+    def download_session(self) -> requests.Session:
+        """The session for pre-signed batch files: no credential, none of the connection's headers."""
+        return transport.new_download_session(self.config)
+
+    def download_batch_file(self, batch: siem.BatchFile) -> bytes:
+        """A batch file's gzip bytes, unchanged; :class:`~.siem.BatchFileExpired` when its link expired."""
+        retrying = WindowRetrying(self.retry_policy, self.stats, self.log)
+        self.stats.batch_files += 1
+        return retrying.call(lambda: siem.fetch_batch_file(self.download_session, batch, self.config.timeout),
+                             what=f"batch file {batch.label}", path=batch.label, window="its batch")
 
     # -- UI ----------------------------------------------------------------------------------
 

@@ -101,6 +101,7 @@ class CallStats:
     token_refreshes: int = 0
     pace_waits: int = 0  # waits before a call, the quota nearly spent (hooks/pacing.py)
     pace_wait_seconds: float = 0.0
+    batch_files: int = 0  # SIEM batch files downloaded (pre-signed links, outside the API's quota)
 
     def snapshot(self) -> dict[str, float]:
         return asdict(self)

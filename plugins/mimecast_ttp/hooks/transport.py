@@ -1,10 +1,12 @@
-"""The wire: one keep-alive ``requests`` session per hook, and one POST that refuses what is unsafe.
+"""The wire: one keep-alive ``requests`` session per hook, and one call that refuses what is unsafe.
 
 The session is built from the checked connection alone (TLS verification, proxies, client
 certificate, other extras as headers, as the HTTP provider's session does), with the HTTP
-provider's TCP keep-alive adapter. A POST never follows a redirect (it would carry the client
+provider's TCP keep-alive adapter. A call never follows a redirect (it would carry the client
 secret or a signed request to another origin), turns a certificate that does not verify into an
 error that says how to fix it, and reports a 429 to the retry layer with the server's reset header.
+Pre-signed batch files (the SIEM stream) are fetched by a session of their own that carries no
+credential and none of the connection's headers (:func:`new_download_session`).
 """
 
 from __future__ import annotations
@@ -37,15 +39,36 @@ def new_session(config: MimecastConnectionConfig) -> requests.Session:
     return session
 
 
+def new_download_session(config: MimecastConnectionConfig) -> requests.Session:
+    """A session for pre-signed file URLs: the connection's TLS and proxies, no auth, no extra headers.
+
+    The URL's own signature is the credential; the connection's headers may hold secrets of the
+    API's origin and must not travel to a storage host.
+    """
+    session = requests.Session()
+    session.verify = config.verify
+    session.cert = config.cert
+    session.trust_env = config.trust_env
+    if config.proxies:
+        session.proxies.update(config.proxies)
+    return session
+
+
 def prepare_post(session: requests.Session, config: MimecastConnectionConfig, path: str, **request_kwargs: Any
                  ) -> requests.PreparedRequest:
     """A POST of ``path`` signed by the session's auth (which may mint a token on the way)."""
-    return session.prepare_request(requests.Request("POST", config.base_url + path, **request_kwargs))
+    return prepare(session, config, "POST", path, **request_kwargs)
+
+
+def prepare(session: requests.Session, config: MimecastConnectionConfig, method: str, path: str,
+            **request_kwargs: Any) -> requests.PreparedRequest:
+    """A ``method`` call of ``path`` on the connection's base URL, signed by the session's auth."""
+    return session.prepare_request(requests.Request(method, config.base_url + path, **request_kwargs))
 
 
 def send(session: requests.Session, config: MimecastConnectionConfig, request: requests.PreparedRequest,
          path: str) -> requests.Response:
-    """Send one prepared POST: the response, unless it is a redirect, a bad certificate or a 429."""
+    """Send one prepared call: the response, unless it is a redirect, a bad certificate or a 429."""
     settings = session.merge_environment_settings(request.url, session.proxies, session.stream, session.verify,
                                                   session.cert)
     try:
@@ -54,13 +77,13 @@ def send(session: requests.Session, config: MimecastConnectionConfig, request: r
         if not _is_certificate_failure(err):
             raise
         raise MimecastTLSError(
-            f"POST {path}: the TLS certificate of {urlsplit(request.url).hostname} did not verify "
+            f"{request.method} {path}: the TLS certificate of {urlsplit(request.url).hostname} did not verify "
             f"({_ssl_reason(err)}); if the host is right, set the connection's extra \"verify\" to the "
             f"path of the CA bundle that signs it (\"false\" turns verification off: never in "
             f"production)", path=path) from None
     if response.is_redirect or 300 <= response.status_code < 400:
         raise MimecastRedirectRefused(
-            f"POST {path} answered HTTP {response.status_code}, a redirect to {_origin_of(response)}; "
+            f"{request.method} {path} answered HTTP {response.status_code}, a redirect to {_origin_of(response)}; "
             f"redirects are not followed (they would carry credentials or a signed request to "
             f"another origin): check the connection's host", path=path, status=response.status_code)
     if response.status_code == 429:
