@@ -12,6 +12,10 @@ resolve_window ─┬─> attachment.    extract ─> validate ─> filter ─> 
 remove_expired_staging   (beside the pipeline: deletes staged windows past their retention)
 ```
 
+With `MIMECAST_TTP_SOURCES` naming `rejections` too, a fourth chain `rejections.` runs beside them:
+SMTP rejections (receipt events with action `Rej`) from Mimecast's SIEM event stream, mapped to
+the threat table's rejection rows. API 2.0 only; a window older than the stream's 7 days fails.
+
 * **Window**: the params `start`/`end` if given, else the run's data interval (hourly by default),
   else the last complete interval before the run (manual runs). The request starts
   `MIMECAST_TTP_OVERLAP_MINUTES` earlier for late events; alert identity absorbs the overlap.
@@ -43,7 +47,7 @@ from airflow.sdk import (
 )
 
 from mimecast_ttp.assets import ALERTS_ASSET  # the mimecast_ttp_export DAG is scheduled on it
-from mimecast_ttp.endpoints import ENDPOINT_KEYS
+from mimecast_ttp.endpoints import REJECTIONS
 from mimecast_ttp.failures import notify_failure
 from mimecast_ttp.settings import MAX_OVERLAP_MINUTES, Settings
 
@@ -105,14 +109,30 @@ def extract(endpoint: str, window: dict, params: dict | None = None) -> dict:
     hook = MimecastHook(mimecast_conn_id=params["mimecast_conn_id"], page_size=params.get("page_size"),
                         max_pages=SETTINGS.max_pages, max_rate_limit_wait=SETTINGS.max_rate_limit_wait)
     try:
-        manifest = extract_window(hook, endpoint, resolved.start, resolved.end, SETTINGS.staging_url,
-                                  request_start=resolved.request_start)
+        if endpoint == REJECTIONS:
+            manifest = _extract_rejections(hook, resolved)
+        else:
+            manifest = extract_window(hook, endpoint, resolved.start, resolved.end, SETTINGS.staging_url,
+                                      request_start=resolved.request_start)
     except MimecastEndpointNotLicensed as err:
         print(f"WARNING endpoint {endpoint} is not licensed for this tenant (HTTP 403): {err}")
         return not_licensed_report(endpoint, resolved, started_at, str(err))
     report = extracted_report(manifest, resolved, started_at)
     print(step_summary(report, "extract"))
     return report
+
+
+def _extract_rejections(hook, window) -> dict:
+    """The SIEM stream's window; one older than its horizon fails at once (no retry can read it)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from mimecast_ttp.extract_rejections import WindowBeyondHorizon, extract_rejections_window
+
+    try:
+        return extract_rejections_window(hook, window.start, window.end, SETTINGS.staging_url,
+                                         request_start=window.request_start)
+    except WindowBeyondHorizon as err:
+        raise AirflowFailException(str(err)) from None
 
 
 @task(multiple_outputs=False)
@@ -212,8 +232,8 @@ def alerts_dag(dag_id: str, schedule: str, *, description: str, paused: bool | N
         # failed load fails the run, and cleanup does not depend on this window succeeding.
         remove_expired_staging()
         window = resolve_window(schedule=schedule)
-        for endpoint in ENDPOINT_KEYS:  # one group per endpoint: three chains side by side in the graph
-            endpoint_pipeline.override(group_id=endpoint)(endpoint=endpoint, window=window)
+        for source in SETTINGS.sources:  # one group per source: the chains side by side in the graph
+            endpoint_pipeline.override(group_id=source)(endpoint=source, window=window)
 
     return pipeline()
 

@@ -52,7 +52,6 @@ def export_windows(params: dict | None = None, triggering_asset_events=None) -> 
     from airflow.sdk import ObjectStoragePath
     from airflow.sdk.exceptions import AirflowFailException
 
-    from mimecast_ttp.endpoints import ENDPOINT_KEYS
     from mimecast_ttp.export.layout import EventWindows, iso, windows_from_asset_events
     from mimecast_ttp.export.writer import ExportTarget, export_hours
     from mimecast_ttp.store import AlertStore
@@ -67,7 +66,7 @@ def export_windows(params: dict | None = None, triggering_asset_events=None) -> 
         if end <= start:
             raise AirflowFailException(f"bad period: end {iso(end)} is not after start {iso(start)}")
         windows = EventWindows()
-        for endpoint in ENDPOINT_KEYS:
+        for endpoint in SETTINGS.sources:
             windows.add(endpoint, start, end)
         source = f"params [{iso(start)}, {iso(end)})"
     else:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from mimecast_ttp.endpoints import ENDPOINT_KEYS, SOURCE_KEYS
 from mimecast_ttp.paths import include_dir
 
 PREFIX = "MIMECAST_TTP_"
@@ -41,6 +42,7 @@ class Settings:
     max_lag: timedelta
     max_quarantine_rate: float
     export_url: str  # where the mimecast_ttp_export DAG writes (OCSF and Parquet)
+    sources: tuple[str, ...] = ENDPOINT_KEYS  # the chains the alerts DAGs run; rejections is opt-in
 
     def task_defaults(self) -> dict:
         """The DAGs' ``default_args`` for retries and timeouts: one policy for every task of the package."""
@@ -81,7 +83,18 @@ class Settings:
             max_lag=_minutes(get, "MAX_LAG_MINUTES", "120", maximum=10**6),
             max_quarantine_rate=_number(get, "MAX_QUARANTINE_RATE", "0.05", maximum=1),
             export_url=get("EXPORT_URL", (data_dir / "export").as_uri()),
+            sources=_sources(get("SOURCES", ",".join(ENDPOINT_KEYS))),
         )
+
+
+def _sources(value: str) -> tuple[str, ...]:
+    """The comma-separated sources, in the package's order; an unknown or empty list is an error."""
+    named = [name.strip().lower() for name in value.split(",") if name.strip()]
+    unknown = sorted(set(named) - set(SOURCE_KEYS))
+    if unknown or not named:
+        raise SettingsError(f"{PREFIX}SOURCES={value!r}: expected a comma-separated list of "
+                            f"{', '.join(SOURCE_KEYS)}" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+    return tuple(key for key in SOURCE_KEYS if key in named)
 
 
 def _number(get, name: str, default: str, *, integer: bool = False, minimum: int = 0,

@@ -17,7 +17,7 @@ PROG = "mimecast-ttp export"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from mimecast_ttp.endpoints import ENDPOINT_KEYS
+    from mimecast_ttp.endpoints import SOURCE_KEYS
 
     parser.add_argument("--format", dest="fmt", required=True, choices=("ocsf", "parquet"),
                         help="ocsf: OCSF 1.5.0 Detection Findings as JSON lines; parquet: the store's columns")
@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="period end, exclusive (default: just after the newest alert)")
     parser.add_argument("--out", required=True, metavar="URL",
                         help="where to write: a folder or an fsspec URL (file://, memory://, s3://...)")
-    parser.add_argument("--endpoint", action="append", choices=ENDPOINT_KEYS, metavar="ENDPOINT",
-                        help=f"only this endpoint ({', '.join(ENDPOINT_KEYS)}); repeat for several (default: all)")
+    parser.add_argument("--endpoint", action="append", choices=SOURCE_KEYS, metavar="ENDPOINT",
+                        help=f"only this source ({', '.join(SOURCE_KEYS)}); repeat for several (default: all)")
     parser.add_argument("--validate", action="store_true",
                         help="ocsf: check every event against the OCSF JSON Schema; stop at the first that fails")
     parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the alert store (as for `stats`)")

@@ -15,7 +15,7 @@ __all__ = ["Thresholds", "build_report", "public", "read_frames", "report_for_st
 
 
 def report_for_store(store, *, start, end, now, settings) -> dict:
-    """The report of ``store`` for ``[start, end)`` with the operator's schedule and thresholds."""
+    """The report of ``store`` for ``[start, end)`` with the operator's schedule, thresholds and sources."""
     thresholds = Thresholds(max_lag=settings.max_lag, max_quarantine_rate=settings.max_quarantine_rate)
     return build_report(read_frames(store, start, end), schedule=settings.schedule, start=start, end=end,
-                        now=now, thresholds=thresholds)
+                        now=now, thresholds=thresholds, sources=settings.sources)

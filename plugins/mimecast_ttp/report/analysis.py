@@ -252,12 +252,15 @@ def checks(endpoints: dict[str, dict], thresholds: Thresholds) -> list[dict]:
 
 
 def build_report(frames, *, schedule: str, start: datetime, end: datetime, now: datetime,
-                 thresholds: Thresholds | None = None) -> dict:
-    """The whole report as plain data (frames for the charts under keys starting with ``_``)."""
+                 thresholds: Thresholds | None = None, sources: tuple[str, ...] = ENDPOINT_KEYS) -> dict:
+    """The whole report as plain data (frames for the charts under keys starting with ``_``).
+
+    ``sources``: the chains the DAG runs (``MIMECAST_TTP_SOURCES``); each is expected in every window.
+    """
     thresholds = thresholds or Thresholds()
     windows = schedule_windows(schedule, start, end)
     as_of = pd.Timestamp(min(now, end))
-    endpoints = {endpoint: endpoint_report(frames, windows, endpoint, as_of, thresholds) for endpoint in ENDPOINT_KEYS}
+    endpoints = {endpoint: endpoint_report(frames, windows, endpoint, as_of, thresholds) for endpoint in sources}
     return {
         "period": {"start": _iso(start), "end": _iso(end), "schedule": schedule, "as_of": _iso(as_of)},
         "endpoints": endpoints,

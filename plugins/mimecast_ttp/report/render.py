@@ -15,7 +15,6 @@ import textwrap
 
 import pandas as pd
 
-from mimecast_ttp.endpoints import ENDPOINT_KEYS
 from mimecast_ttp.report.analysis import public
 
 WIDTH = 100  # the text report fits a terminal
@@ -31,7 +30,7 @@ def as_text(report: dict) -> str:
     lines = [f"Mimecast TTP report, {period['start']} .. {period['end']} (as of {period['as_of']})", ""]
     lines.append(f"{'endpoint':<14}{'windows':>8}{'missing':>8}{'alerts':>8}{'fetched':>9}{'quar.':>7}"
                  f"{'lag':>9}{'429s':>6}{'retries':>8}{'anomal.':>8}")
-    for endpoint in ENDPOINT_KEYS:
+    for endpoint in report["endpoints"]:
         e = report["endpoints"][endpoint]
         lag = "-" if e["lag_seconds"] is None else _duration(e["lag_seconds"])
         lines.append(f"{endpoint:<14}{e['windows_loaded']:>4}/{e['windows_expected']:<3}{e['windows_missing']:>8}"
@@ -68,20 +67,21 @@ def charts(report: dict) -> dict[str, str]:
 
     out: dict[str, str] = {}
     endpoints = report["endpoints"]
+    sources = list(endpoints)  # the report's sources, in the package's order
 
-    figure, axis = plt.subplots(figsize=(10, 1.8))
-    for row, endpoint in enumerate(ENDPOINT_KEYS):
+    figure, axis = plt.subplots(figsize=(10, 0.6 * len(sources) + 0.6))
+    for row, endpoint in enumerate(sources):
         timeline = endpoints[endpoint]["_timeline"]
         for state, colour in STATE_COLOURS.items():
             part = timeline[timeline["state"] == state]
             axis.broken_barh(list(zip(part["window_start"], part["window_end"] - part["window_start"], strict=True)),
                              (row - 0.4, 0.8), color=colour, label=state if row == 0 else None)
-    axis.set_yticks(range(len(ENDPOINT_KEYS)), ENDPOINT_KEYS)
+    axis.set_yticks(range(len(sources)), sources)
     axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=4, frameon=False)
     out["Coverage: schedule windows by state"] = _svg(figure)
 
-    figure, axes = plt.subplots(len(ENDPOINT_KEYS), 1, figsize=(10, 6), sharex=True)
-    for axis, endpoint in zip(axes, ENDPOINT_KEYS, strict=True):
+    figure, axes = plt.subplots(len(sources), 1, figsize=(10, 2 * len(sources)), sharex=True, squeeze=False)
+    for axis, endpoint in zip(axes[:, 0], sources, strict=True):
         series = endpoints[endpoint]["_volume"]
         if len(series):
             axis.plot(series.index, series["records_per_hour"], marker=".", label="records fetched")
@@ -90,11 +90,11 @@ def charts(report: dict) -> dict[str, str]:
             odd = series[series["anomaly"] != ""]
             axis.scatter(odd.index, odd["records_per_hour"], color="#c62828", zorder=3, label="anomaly")
         axis.set_ylabel(endpoint)
-    axes[0].legend(loc="upper left", ncol=4, fontsize="small", frameon=False)
+    axes[0, 0].legend(loc="upper left", ncol=4, fontsize="small", frameon=False)
     out["Volume per hour, by window"] = _svg(figure)
 
     figure, axis = plt.subplots(figsize=(10, 3))
-    for endpoint in ENDPOINT_KEYS:
+    for endpoint in sources:
         series = endpoints[endpoint]["_volume"]
         if len(series):
             axis.plot(series.index, series["quarantine_rate"], marker=".", label=f"{endpoint}: quarantined")
@@ -105,7 +105,7 @@ def charts(report: dict) -> dict[str, str]:
 
     figure, axis = plt.subplots(figsize=(10, 3))
     rates = pd.DataFrame({endpoint: pd.Series(endpoints[endpoint]["quarantined_by_reason"], dtype=float)
-                          / max(endpoints[endpoint]["records_fetched"], 1) for endpoint in ENDPOINT_KEYS}).fillna(0)
+                          / max(endpoints[endpoint]["records_fetched"], 1) for endpoint in sources}).fillna(0)
     if not rates.empty:
         rates.T.plot.bar(stacked=True, ax=axis, legend=True, rot=0)
         axis.legend(fontsize="small", frameon=False, ncol=3)
@@ -114,7 +114,7 @@ def charts(report: dict) -> dict[str, str]:
 
     figure, axis = plt.subplots(figsize=(10, 3))
     api = pd.DataFrame({endpoint: {k: endpoints[endpoint]["api"][k] for k in
-                                   ("rate_limit_waits", "retries", "token_refreshes")} for endpoint in ENDPOINT_KEYS})
+                                   ("rate_limit_waits", "retries", "token_refreshes")} for endpoint in sources})
     api.plot.bar(ax=axis, rot=0)
     axis.legend(fontsize="small", frameon=False)
     out["API health: 429 waits, retries, token refreshes"] = _svg(figure)
@@ -149,7 +149,7 @@ def as_html(report: dict) -> str:
     parts.append("</ul><h2>Endpoints</h2><table><tr><th>endpoint</th><th>windows loaded</th><th>missing</th>"
                  "<th>not licensed</th><th>alerts</th><th>fetched</th><th>quarantine</th><th>clean</th>"
                  "<th>lag</th><th>delay p50 / p90</th><th>429s</th><th>retries</th><th>anomalies</th></tr>")
-    for endpoint in ENDPOINT_KEYS:
+    for endpoint in report["endpoints"]:
         e = report["endpoints"][endpoint]
         delay = e["ingestion_delay_seconds"]
         parts.append(
@@ -160,7 +160,7 @@ def as_html(report: dict) -> str:
             f"<td>{_duration(delay['p50']) if delay else '-'} / {_duration(delay['p90']) if delay else '-'}</td>"
             f"<td>{e['api']['rate_limit_waits']}</td><td>{e['api']['retries']}</td><td>{len(e['anomalies'])}</td></tr>")
     parts.append("</table>")
-    gaps = [(endpoint, gap) for endpoint in ENDPOINT_KEYS for gap in report["endpoints"][endpoint]["gap_details"]]
+    gaps = [(endpoint, gap) for endpoint in report["endpoints"] for gap in report["endpoints"][endpoint]["gap_details"]]
     if gaps:
         parts.append("<h2>Gaps</h2><ul>")
         parts += [f"<li>{endpoint} [{escape(g['start'])}, {escape(g['end'])}), {g['windows']} window(s): "

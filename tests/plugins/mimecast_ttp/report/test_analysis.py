@@ -90,3 +90,25 @@ def test_the_security_view_counts_domains_and_file_types(store):
     assert all("/" not in domain and ":" not in domain for domain in views["top_url_domains"])
     assert views["top_file_types"] and all(t == t.lower() for t in views["top_file_types"])
     assert sum(n for day in views["by_day_and_threat"].values() for n in day.values()) == len(frames.alerts)
+
+
+def test_rejections_are_reported_and_checked_when_they_are_a_source(store):
+    from mimecast_ttp.endpoints import ENDPOINT_KEYS, REJECTIONS, SOURCE_KEYS
+    from mimecast_ttp.report.render import as_html, as_text
+
+    config = SimulatorConfig(seed=3, volume=60, siem_now=START + 4 * HOUR)
+    for endpoint in SOURCE_KEYS:
+        _load(store, endpoint, START, START + HOUR, config)
+        _load(store, endpoint, START + 2 * HOUR, START + 3 * HOUR, config)  # the hour between is missing
+    end = START + 3 * HOUR
+    frames = read_frames(store, START, end)
+    report = build_report(frames, schedule="0 * * * *", start=START, end=end, now=end, sources=SOURCE_KEYS)
+    rejections = report["endpoints"][REJECTIONS]
+    assert (rejections["windows_loaded"], rejections["windows_missing"]) == (2, 1)
+    assert rejections["alerts"] > 0
+    coverage = next(check for check in report["checks"] if check["name"] == "coverage")
+    assert coverage["status"] == "fail" and REJECTIONS in coverage["detail"]
+    assert REJECTIONS in as_text(report) and f"<td>{REJECTIONS}</td>" in as_html(report)
+    # without it among the sources (the default), the report neither expects nor shows it
+    default = build_report(frames, schedule="0 * * * *", start=START, end=end, now=end)
+    assert list(default["endpoints"]) == list(ENDPOINT_KEYS)
