@@ -119,7 +119,7 @@ def _row_transform(s: dict) -> list[str]:
 
 def _row_dag_window(s: dict) -> list[str]:
     run, floor = s["dags_test"], s["floor"]
-    steps = "; ".join(f"{step} {v['ratio']}" for step, v in s["steps"].items())
+    steps = "; ".join(f"{step} {v['ratio']} ({v['ratio_to_json_io']} of `json`)" for step, v in s["steps"].items())
     return ["dag_window", f"one hourly window, {s['records_fetched']:,} records: the 15 endpoint tasks (whole run),"
             " peak RSS; middle steps",
             f"{run['pipeline_task_seconds']} s ({run['seconds']} s), {run['peak_rss_tree_mb']} MB",
