@@ -24,14 +24,13 @@ from collections import Counter
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 from typing import Any
 
 from mimecast_ttp.endpoints import REJECTIONS, get_endpoint
-from mimecast_ttp.json_lines import encode_lines, loads
+from mimecast_ttp.json_lines import encode_lines, loads, loads_lines
 from mimecast_ttp.windows import Window
 
-CHUNK_RECORDS = 5_000
+CHUNK_BYTES = 4 * 2**20  # a block of staged lines read and parsed at once (thousands of records)
 NOT_JSON = "not_json"  # the quarantine reason of a batch-file line that does not parse
 WINDOW_FOLDER = re.compile(r"\d{8}T\d{6}Z_\d{8}T\d{6}Z")  # {start}_{end}, as window_staging_url names it
 STEP_DIR = "steps"  # beside the raw page-*.json files, inside the endpoint-window folder
@@ -74,18 +73,17 @@ def _write_jsonl(path, chunks: Iterable[list[Any]]) -> int:
     return count
 
 
+def read_jsonl_chunks(url: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[list[Any]]:
+    """The rows of a staged JSON-lines file, about ``chunk_bytes`` of lines at a time, each block parsed at once."""
+    with _staging_path(url).open("rb") as source:
+        while lines := source.readlines(chunk_bytes):
+            yield loads_lines(lines)
+
+
 def read_jsonl(url: str) -> Iterator[Any]:
-    """Rows of a staged JSON-lines file, one at a time."""
-    with _staging_path(url).open("rb") as lines:
-        for line in lines:
-            if line.strip():
-                yield loads(line)
-
-
-def _chunks(rows: Iterable[Any], size: int = CHUNK_RECORDS) -> Iterator[list[Any]]:
-    rows = iter(rows)
-    while chunk := list(islice(rows, size)):
-        yield chunk
+    """Rows of a staged JSON-lines file, one at a time (read and parsed a block at a time)."""
+    for chunk in read_jsonl_chunks(url):
+        yield from chunk
 
 
 def _merge(total: dict[str, int], part: dict[str, int]) -> None:
@@ -193,7 +191,7 @@ def filter_step(report: dict) -> dict:
     kept_by_verdict: dict[str, int] = {}
 
     def kept_chunks() -> Iterator[list[dict]]:
-        for chunk in _chunks(read_jsonl(report["validate"]["valid_file"])):
+        for chunk in read_jsonl_chunks(report["validate"]["valid_file"]):
             result = filter_verdicts(report["endpoint"], chunk)
             _merge(dropped, result.dropped_by_verdict)
             _merge(kept_by_verdict, result.kept_by_verdict)
@@ -224,7 +222,7 @@ def map_step(report: dict, threat_mappings: str) -> dict:
     by_threat: Counter[str] = Counter()
 
     def alert_chunks() -> Iterator[list[dict]]:
-        for chunk in _chunks(read_jsonl(report["filter"]["kept_file"])):
+        for chunk in read_jsonl_chunks(report["filter"]["kept_file"]):
             result = map_alerts(report["endpoint"], chunk, table)
             _merge(unmapped, result.unmapped_alert_types)
             by_type.update(result.alerts_by_type)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mimecast_ttp.json_lines import dumps_line, encode_line, encode_lines, loads, top_level_nones
+from mimecast_ttp.json_lines import dumps_line, encode_line, encode_lines, loads, loads_lines, top_level_nones
 from mimecast_ttp.simulator import SimulatorConfig, ground_truth
 
 
@@ -59,3 +59,18 @@ def test_block_encoding_equals_line_by_line_and_reads_back():
                                              ([None], 0), ({"a": float("nan")}, 0)])
 def test_top_level_nones_counts_only_the_object_s_own_none_values(value, nulls):
     assert top_level_nones(value) == nulls
+
+
+@pytest.mark.parametrize("lines", [
+    [b'{"a":1}\n', b'{"b":[null,"x"]}\n'],
+    [b'{"a":1}\n', b"\n", b'  \n', b'{"c":2}'],  # blank lines are skipped
+    [b'{"n":NaN}\n', b'{"big":123456789012345678901234567890}\n'],  # what msgspec refuses, json reads
+    [],
+])
+def test_a_block_of_lines_parses_as_each_line_would(lines):
+    assert loads_lines(lines) == [json.loads(line) for line in lines if line.strip()]
+
+
+def test_a_block_with_a_line_that_is_not_json_is_an_error():
+    with pytest.raises(ValueError):
+        loads_lines([b'{"a":1}\n', b"{not json\n"])
