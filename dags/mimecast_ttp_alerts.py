@@ -101,7 +101,8 @@ def extract(endpoint: str, window: dict, params: dict | None = None) -> dict:
     """
     from mimecast_ttp.extract import extract_window
     from mimecast_ttp.hooks.mimecast import MimecastEndpointNotLicensed, MimecastHook
-    from mimecast_ttp.pipeline import extracted_report, not_licensed_report, step_summary
+    from mimecast_ttp.pipeline import extracted_report, not_licensed_report
+    from mimecast_ttp.step_summaries import step_summary
     from mimecast_ttp.windows import Window
 
     started_at = datetime.now(UTC)
@@ -138,7 +139,8 @@ def _extract_rejections(hook, window) -> dict:
 @task(multiple_outputs=False)
 def validate(report: dict) -> dict:
     """Quarantine malformed records, with a machine-readable reason each."""
-    from mimecast_ttp.pipeline import step_summary, validate_step
+    from mimecast_ttp.pipeline import validate_step
+    from mimecast_ttp.step_summaries import step_summary
 
     report = validate_step(report)
     print(step_summary(report, "validate"))
@@ -148,7 +150,8 @@ def validate(report: dict) -> dict:
 @task(task_id="filter", multiple_outputs=False)
 def filter_clean(report: dict) -> dict:
     """Drop records Mimecast marked clean or safe; keep (and count) every other verdict."""
-    from mimecast_ttp.pipeline import filter_step, step_summary
+    from mimecast_ttp.pipeline import filter_step
+    from mimecast_ttp.step_summaries import step_summary
 
     report = filter_step(report)
     print(step_summary(report, "filter"))
@@ -158,7 +161,8 @@ def filter_clean(report: dict) -> dict:
 @task(task_id="map", multiple_outputs=False)
 def map_alerts(report: dict) -> dict:
     """Give each kept record its alert type, MITRE threat and stable ``alert_id``."""
-    from mimecast_ttp.pipeline import map_step, step_summary
+    from mimecast_ttp.pipeline import map_step
+    from mimecast_ttp.step_summaries import step_summary
 
     report = map_step(report, str(SETTINGS.threat_mappings))
     print(step_summary(report, "map"))
@@ -169,7 +173,8 @@ def map_alerts(report: dict) -> dict:
 def load(report: dict, run_id: str | None = None, outlet_events=None) -> dict:
     """Upsert the window's alerts and replace its quarantine and statistics, in one transaction."""
     from mimecast_ttp.metrics import emit_window_metrics
-    from mimecast_ttp.pipeline import load_step, step_summary
+    from mimecast_ttp.pipeline import load_step
+    from mimecast_ttp.step_summaries import step_summary
     from mimecast_ttp.store import AlertStore
 
     store = AlertStore.from_airflow(SETTINGS.alerts_conn_id, default_sqlite_path=SETTINGS.data_dir / "alerts.db")
@@ -190,7 +195,7 @@ def endpoint_pipeline(endpoint: str, window: dict):
 @task
 def remove_expired_staging() -> list[str]:
     """Delete staged windows older than ``MIMECAST_TTP_STAGING_RETENTION_DAYS``."""
-    from mimecast_ttp.pipeline import remove_expired_staging as remove
+    from mimecast_ttp.staging_retention import remove_expired_staging as remove
 
     return remove(SETTINGS.staging_url, SETTINGS.staging_retention)
 

@@ -18,21 +18,19 @@ step untouched and is recorded as such by :func:`load_step`.
 from __future__ import annotations
 
 import gc
-import re
 import time
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from mimecast_ttp.endpoints import REJECTIONS, get_endpoint
-from mimecast_ttp.json_lines import encode_lines, loads, loads_lines
+from mimecast_ttp.json_lines import encode_lines, loads_lines
 from mimecast_ttp.windows import Window
 
 CHUNK_BYTES = 4 * 2**20  # a block of staged lines read and parsed at once (thousands of records)
 NOT_JSON = "not_json"  # the quarantine reason of a batch-file line that does not parse
-WINDOW_FOLDER = re.compile(r"\d{8}T\d{6}Z_\d{8}T\d{6}Z")  # {start}_{end}, as window_staging_url names it
 STEP_DIR = "steps"  # beside the raw page-*.json files, inside the endpoint-window folder
 
 
@@ -294,85 +292,3 @@ def load_step(report: dict, store, run_id: str | None) -> dict:
     )
     written["load_seconds"] = round(time.monotonic() - loading_started, 3)
     return written
-
-
-def remove_expired_staging(staging_url: str, retention: timedelta, now: datetime | None = None) -> list[str]:
-    """Delete endpoint-window folders staged more than ``retention`` ago.
-
-    Age counts from when the window was staged (``staged_at`` in its ``_manifest.json``), not from
-    the window's own dates: a backfill of last month must keep its pages while its steps run. A
-    window folder without a manifest is an extraction in progress, or one that died before it
-    could clean up (a killed worker): it goes once nothing in it has changed for ``retention``.
-    Anything that is not a window folder is not ours and is left alone.
-    """
-    now = now or datetime.now(UTC)
-    root = _staging_path(staging_url)
-    removed: list[str] = []
-    if not root.exists():
-        return removed
-    for endpoint_dir in root.iterdir():
-        if not endpoint_dir.is_dir():
-            continue
-        for window_dir in endpoint_dir.iterdir():
-            if not WINDOW_FOLDER.fullmatch(window_dir.name) or not window_dir.is_dir():
-                continue
-            manifest = window_dir / "_manifest.json"
-            try:
-                staged_at = datetime.fromisoformat(loads(manifest.read_bytes())["staged_at"])
-            except FileNotFoundError:
-                staged_at = _last_change(window_dir)
-            except (NotADirectoryError, KeyError, TypeError, ValueError):
-                continue
-            if staged_at is not None and now - staged_at > retention:
-                window_dir.rmdir(recursive=True)
-                removed.append(str(window_dir))
-    return removed
-
-
-def _last_change(folder) -> datetime | None:
-    """When anything in a staged window folder last changed, or ``None`` if the store cannot say."""
-    try:
-        moments = [folder.stat().st_mtime]
-        for child in folder.iterdir():
-            moments.append(child.stat().st_mtime)
-            if child.is_dir():
-                moments.extend(grandchild.stat().st_mtime for grandchild in child.iterdir())
-    except (OSError, AttributeError, KeyError, TypeError):
-        return None
-    known = [moment for moment in moments if moment]
-    return datetime.fromtimestamp(max(known), UTC) if known else None
-
-
-def _by_value(counts: dict) -> str:
-    return f" {counts}" if counts else ""
-
-
-def step_summary(report: dict, step: str, stats: dict | None = None) -> str:
-    """The one line a step's task log ends with: what it did to the window, in numbers."""
-    endpoint, window = report["endpoint"], report["window"]
-    where = f"{endpoint} [{window['start']}, {window['end']})"
-    if report["status"] != "extracted":
-        return f"{where}: {step}: not licensed for this tenant (HTTP 403), nothing to do"
-    if step == "extract":
-        e = report["extract"]
-        files = f" and {e['batch_files']} batch file(s)" if "batch_files" in e else ""
-        return (f"{where}: extracted {e['pages']} page(s){files}, {e['records']} record(s) ({e['records_in_window']} in the "
-                f"request window); {e['rate_limit_waits']} 429 wait(s) ({e['rate_limit_wait_seconds']}s), "
-                f"{e.get('pace_waits', 0)} pacing wait(s) ({e.get('pace_wait_seconds', 0.0)}s), "
-                f"{e['retries']} retried request(s), {e.get('tokens_minted', 0)} token(s) minted "
-                f"({e['token_refreshes']} refresh(es))")
-    if step == "validate":
-        v = report["validate"]
-        return (f"{where}: validated {v['records']} record(s): {v['valid']} valid, {v['quarantined']} quarantined"
-                f"{_by_value(v['quarantined_by_reason'])}, {v['outside_window']} outside the window")
-    if step == "filter":
-        f = report["filter"]
-        return (f"{where}: kept {f['kept']}{_by_value(f['kept_by_verdict'])}, dropped {f['clean_dropped']} as "
-                f"clean/safe{_by_value(f['dropped_by_verdict'])}")
-    if step == "map":
-        m = report["map"]
-        return (f"{where}: mapped {m['alerts']} alert(s) by threat {m['alerts_by_threat']}; "
-                f"unmapped alert types {m['unmapped_alert_types'] or 'none'}")
-    s = stats or {}
-    return (f"{where}: loaded {s.get('alerts', 0)} alert(s) ({s.get('alerts_new', 0)} new), {s.get('quarantined', 0)} "
-            f"quarantined, of {s.get('records_fetched', 0)} fetched, in {s.get('load_seconds', 0)}s")

@@ -10,7 +10,7 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 
-from mimecast_ttp.pipeline import remove_expired_staging
+from mimecast_ttp.staging_retention import remove_expired_staging
 from tests.clocks import at_every_clock
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
