@@ -17,11 +17,12 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from mimecast_ttp.endpoints import ENDPOINT_KEYS
+from mimecast_ttp.endpoints import REJECTIONS, SOURCE_KEYS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--endpoint", required=True, choices=ENDPOINT_KEYS, help="the TTP log endpoint")
+    parser.add_argument("--endpoint", required=True, choices=SOURCE_KEYS,
+                        help="the TTP log endpoint, or rejections (the SIEM stream's receipt events, API 2.0)")
     parser.add_argument("--from", dest="start", required=True, type=_utc_time, metavar="ISO",
                         help="window start, inclusive (ISO 8601; no offset means UTC)")
     parser.add_argument("--to", dest="end", required=True, type=_utc_time, metavar="ISO",
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     # process's own stderr, not sys.stderr, which a caller may have swapped for a short while.
     configure_logging(output=sys.__stderr__, colored_console_log=False)
 
-    from mimecast_ttp.extract import extract_window, read_staged_pages, record_time
+    from mimecast_ttp.extract import extract_window
     from mimecast_ttp.hooks.mimecast import MimecastError, MimecastHook
     from mimecast_ttp.settings import Settings, SettingsError
 
@@ -57,20 +58,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         hook = MimecastHook(conn_id, max_pages=settings.max_pages,
                             max_rate_limit_wait=settings.max_rate_limit_wait)
-        manifest = extract_window(hook, args.endpoint, args.start, args.end, staging_url)
+        if args.endpoint == REJECTIONS:
+            from mimecast_ttp.extract_rejections import extract_rejections_window
+
+            manifest = extract_rejections_window(hook, args.start, args.end, staging_url)
+        else:
+            manifest = extract_window(hook, args.endpoint, args.start, args.end, staging_url)
         if args.out:
             print(json.dumps(manifest, indent=2))
             return 0
-        from mimecast_ttp.endpoints import get_endpoint
-
-        endpoint = get_endpoint(args.endpoint)
         out = sys.stdout
-        for _name, body in read_staged_pages(manifest["staging_dir"]):
-            for record in endpoint.records_of(body):
-                moment = record_time(endpoint, record)
-                if moment is None or args.start <= moment < args.end:
-                    out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
-                    out.write("\n")
+        for record in _window_records(args.endpoint, manifest["staging_dir"], args.start, args.end):
+            out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+            out.write("\n")
         out.flush()
         print(json.dumps({k: v for k, v in manifest.items() if k != "staging_dir"}), file=sys.stderr)
         return 0
@@ -82,6 +82,31 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _window_records(source: str, staging_dir: str, start: datetime, end: datetime):
+    """The staged records of ``[start, end)`` (those whose time cannot be read included), in order."""
+    from mimecast_ttp.extract import read_staged_pages, record_time
+
+    if source == REJECTIONS:
+        from mimecast_ttp.extract_rejections import read_staged_batches
+        from mimecast_ttp.rules import readable_time
+
+        for _name, events, unreadable, _set_aside in read_staged_batches(staging_dir, start, end):
+            for event in events:
+                stamp = readable_time(REJECTIONS, event)
+                if stamp is None or start <= datetime.fromisoformat(stamp) < end:
+                    yield event
+            yield from unreadable
+        return
+    from mimecast_ttp.endpoints import get_endpoint
+
+    endpoint = get_endpoint(source)
+    for _name, body in read_staged_pages(staging_dir):
+        for record in endpoint.records_of(body):
+            moment = record_time(endpoint, record)
+            if moment is None or start <= moment < end:
+                yield record
 
 
 def _staging_url(out: str) -> str:

@@ -70,6 +70,27 @@ def test_fetch_without_out_prints_the_window_records(monkeypatch, simulator_fact
     assert_no_secret(out, err)
 
 
+def test_fetch_rejections_prints_the_window_receipt_events_and_refuses_a_window_past_the_horizon(
+        monkeypatch, simulator_factory, capfd, travel):
+    from mimecast_ttp.endpoints import REJECTIONS
+
+    now = END + timedelta(hours=2)
+    travel(now)  # the SIEM keeps 7 days: the window must be recent on the clock fetch reads
+    server = simulator_factory(siem_now=now)
+    connect(monkeypatch, server)
+    code = cli.main(["fetch", "--endpoint", REJECTIONS, *WINDOW])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert canonical(records) == canonical(ground_truth(server.config, REJECTIONS, START, END)) != []
+    assert manifest_line(err)["batch_files"] > 0
+    assert_no_secret(out, err)
+
+    travel(now + timedelta(days=8))
+    assert cli.main(["fetch", "--endpoint", REJECTIONS, *WINDOW]) == 1
+    assert "Mimecast keeps SIEM batches for about 7 days" in capfd.readouterr().err
+
+
 def test_fetch_errors_are_clear_and_non_zero(monkeypatch, simulator_factory, capfd):
     server = simulator_factory(unlicensed={"impersonation"})
     connect(monkeypatch, server)
