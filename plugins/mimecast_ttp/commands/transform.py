@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from mimecast_ttp.endpoints import ENDPOINT_KEYS, Endpoint, get_endpoint
+from mimecast_ttp.endpoints import ENDPOINT_KEYS, SOURCE_KEYS, Endpoint, get_endpoint
 from mimecast_ttp.json_lines import loads
 
 CHUNK_RECORDS = 5_000
@@ -35,7 +35,8 @@ class InputError(ValueError):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--endpoint", required=True, choices=ENDPOINT_KEYS, help="which get-logs endpoint the records come from")
+    parser.add_argument("--endpoint", required=True, choices=SOURCE_KEYS,
+                        help="which get-logs endpoint the records come from (rejections: SIEM receipt events)")
     parser.add_argument("input", nargs="?", default="-", metavar="FILE|-",
                         help="a response body, a JSON array of records, or JSON lines (default: standard input)")
     parser.add_argument("--rejects", metavar="FILE", help="write quarantined records here as JSON lines")
@@ -50,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         table = load_threat_table(args.mappings or _configured_table())
     except (ThreatTableError, ValueError) as err:
         return _fail(str(err))
-    endpoint = get_endpoint(args.endpoint)
+    source_key = args.endpoint
+    endpoint = get_endpoint(source_key) if source_key in ENDPOINT_KEYS else None  # rejections: events, no envelope
     totals: dict[str, Any] = {}
     dump = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # standard JSON only
     try:
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             name = "standard input" if args.input == "-" else args.input
             out = sys.stdout
             for chunk in _chunks(_records(endpoint, name, _items(name, source))):
-                result = transform_records(endpoint.key, chunk, table)
+                result = transform_records(source_key, chunk, table)
                 out.writelines(dump(alert) + "\n" for alert in result.alerts)
                 if rejects is not None:
                     rejects.writelines(dump(item) + "\n" for item in result.quarantined)
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     if not totals:
-        add_counts(totals, transform_records(endpoint.key, [], table).counts())
+        add_counts(totals, transform_records(source_key, [], table).counts())
     print(summary_line(totals), file=sys.stderr)
     return 0
 
@@ -163,11 +165,11 @@ def is_response_body(item: Any) -> bool:
         isinstance(item.get("data"), list) or isinstance(item.get("fail"), list))
 
 
-def _records(endpoint: Endpoint, name: str, items: Iterable[tuple[str, Any]]) -> Iterator[Any]:
+def _records(endpoint: Endpoint | None, name: str, items: Iterable[tuple[str, Any]]) -> Iterator[Any]:
     for where, item in items:
         if isinstance(item, list):
             yield from item
-        elif is_response_body(item):
+        elif endpoint is not None and is_response_body(item):
             yield from records_of_body(endpoint, where, item)
         else:
             yield item  # a record (or something the format check will quarantine)

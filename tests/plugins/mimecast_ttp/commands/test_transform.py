@@ -249,3 +249,18 @@ def test_input_nested_too_deeply_is_a_clear_error(capsys, tmp_path):
     code, alerts, err = run_cli(capsys, "--endpoint", "url", str(source))
     assert code == 1 and alerts == []
     assert "nested deeper than the parser takes" in err and "Traceback" not in err
+
+
+def test_rejections_receipt_events_as_json_lines(capsys, tmp_path):
+    from mimecast_ttp.rules import load_threat_table, transform_records
+
+    fixture = REPO / "tests" / "fixtures" / "rules" / "rejections_receipt_events.json"
+    events = list(json.loads(fixture.read_text())["events"].values())
+    lines = tmp_path / "batch.ndjson"  # a batch file's lines, as the SIEM stream serves them (gunzipped)
+    lines.write_text("".join(json.dumps(event) + "\n" for event in events))
+    code, alerts, err = run_cli(capsys, "--endpoint", "rejections", str(lines))
+
+    expected = transform_records("rejections", events, load_threat_table())
+    assert code == 0 and alerts == expected.alerts != []
+    assert {a["endpoint"] for a in alerts} == {"rejections"}
+    assert summary(err)["alerts"] == str(len(expected.alerts))
