@@ -164,12 +164,18 @@ def read_listing(response: requests.Response, number: int) -> ListingPage:
 def fetch_batch_file(session: requests.Session, batch: BatchFile, timeout: float) -> bytes:
     """One attempt at a batch file: its gzip bytes, unchanged.
 
-    403/404: :class:`BatchFileExpired`; 5xx, a redirect or a body that is not gzip: a transient
-    failure (the retry layer asks again); a 429 goes to the retry layer with its reset header.
+    403/404: :class:`BatchFileExpired`; 5xx, a redirect, a network error or a body that is not
+    gzip: a transient failure (the retry layer asks again); a 429 goes to the retry layer with its
+    reset header. A network error's own message would quote the link, signature included, so only
+    its kind is kept.
     """
     from mimecast_ttp.hooks.retry import RateLimited
 
-    response = session.get(batch.url, timeout=timeout, allow_redirects=False)
+    try:
+        response = session.get(batch.url, timeout=timeout, allow_redirects=False)
+    except requests.RequestException as err:
+        raise _TransientFailure(f"batch file {batch.label}: {type(err).__name__} (the link is not shown: "
+                                "it carries its signature)") from None
     status = response.status_code
     if status in (403, 404):
         raise BatchFileExpired(batch.label, status)
