@@ -143,7 +143,6 @@ def validate_step(report: dict) -> dict:
         return report
     from mimecast_ttp.rules import validate_records
     from mimecast_ttp.rules.storable import quarantine_item
-    from mimecast_ttp.rules.validation import readable_time
 
     source = report["endpoint"]
     window = Window.from_xcom(report["window"])
@@ -164,9 +163,8 @@ def validate_step(report: dict) -> dict:
             _merge(by_reason, result.quarantined_by_reason)
             valid_out.write(encode_lines(result.valid))
             quarantine_out.write(encode_lines(quarantined))
-            if result.valid:  # valid records have a readable time; the stored form sorts in time order
-                page_newest = max(readable_time(source, record) for record in result.valid)
-                newest = page_newest if newest is None else max(newest, page_newest)
+            if result.newest_event_time is not None:  # the stored form sorts in time order
+                newest = max(newest or "", result.newest_event_time)
     report["validate"] = {
         **counts,
         "quarantined_by_reason": by_reason,

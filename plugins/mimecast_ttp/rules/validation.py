@@ -58,6 +58,7 @@ class ValidationResult:
     quarantined: list[dict] = field(default_factory=list)  # {"reason": str, "record": raw}
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     outside_window: int = 0  # valid timestamp outside the window: counted, neither kept nor quarantined
+    newest_event_time: str | None = None  # of the valid records, in the stored (UTC text) form
 
 
 def _is_integer(value: Any) -> bool:
@@ -245,8 +246,9 @@ def validate_records(
     result = ValidationResult()
     valid, quarantined, by_reason = result.valid, result.quarantined, result.quarantined_by_reason
     outside = 0
+    newest = ""  # the stored form is fixed-width UTC text: its order is time order
     for record in records:
-        reason, _ = judge(check, endpoint, record, start, end)
+        reason, event_time = judge(check, endpoint, record, start, end)
         if reason is OUTSIDE_WINDOW:
             outside += 1
         elif reason is not None:
@@ -254,5 +256,8 @@ def validate_records(
             by_reason[reason] = by_reason.get(reason, 0) + 1
         else:
             valid.append(record)
+            if event_time > newest:
+                newest = event_time
     result.outside_window = outside
+    result.newest_event_time = newest or None
     return result

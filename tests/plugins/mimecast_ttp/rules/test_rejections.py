@@ -265,3 +265,12 @@ def test_without_a_processing_id_the_aggregate_id_takes_its_place(rejection_even
     # a blank processingId falls back too; a present one wins over the aggregateId
     assert alert_id(REJECTIONS, {**rejected, "processingId": ""}) == canonical_id(
         rejected["aggregateId"], rejected["recipients"], rejected["timestamp"])
+
+
+def test_the_newest_event_time_is_that_of_the_valid_events_in_the_stored_form(rejection_events):
+    from mimecast_ttp.rules import validate_records
+
+    events = list(rejection_events.values())
+    result = validate_records(REJECTIONS, events)
+    assert result.valid
+    assert result.newest_event_time == max(readable_time(REJECTIONS, event) for event in result.valid)

@@ -136,6 +136,8 @@ def test_the_window_is_half_open_and_outside_records_are_counted_not_kept(record
     assert [r["date"] for r in result.valid] == ["2024-11-14T19:44:02+0000", "2024-11-13T13:05:03+0000"]
     assert result.outside_window == 3
     assert result.quarantined == []
+    assert result.newest_event_time == "2024-11-14T19:44:02Z"  # of the valid ones only, in the stored form
+    assert validate_records("url", []).newest_event_time is None
 
 
 def test_window_bounds_in_other_zones_and_with_fractions(url):
