@@ -18,6 +18,7 @@ protocol (``scripts/chromium.py``) through what a user clicks:
 writes ``report-in-airflow-ui.png`` and ``report.png``.
 
     .venv/bin/python scripts/ui_screenshots.py                                        # the UI
+    MIMECAST_TTP_SOURCES=attachment,impersonation,url,rejections .venv/bin/python scripts/ui_screenshots.py  # as in the README
     .venv/bin/python scripts/ui_screenshots.py --db sqlite:///data/demo/alerts.db --hours 8   # + report
 """
 
@@ -45,7 +46,7 @@ from chromium import FLAGS, Chromium  # noqa: E402  (beside this script)
 from tests.airflow_services import AirflowServices, free_port  # noqa: E402  (the repository root, added above)
 
 DAG_ID = "mimecast_ttp_alerts"
-GROUPS = ["attachment", "impersonation", "url"]
+GROUPS = ["attachment", "impersonation", "url", "rejections"]  # every source's group, opened (absent ones are ignored)
 
 
 def main() -> int:
