@@ -27,7 +27,7 @@ import msgspec
 
 _decode = msgspec.json.Decoder().decode
 _encoder = msgspec.json.Encoder()
-_fast_encode = fast_encode = _encoder.encode  # no NaN rule: callers check with nulls_accounted_for
+fast_encode = _encoder.encode  # no NaN rule: callers check with nulls_accounted_for
 _fast_encode_lines = _encoder.encode_lines
 _encode_line = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
@@ -81,24 +81,14 @@ def nulls_accounted_for(encoded: bytes, value: Any) -> bool:
     return nulls == 0 or nulls == top_level_nones(value)
 
 
-def dumps_line(value: Any) -> str:
-    """``value`` as compact JSON followed by a newline; ``NaN`` and infinities are refused (``ValueError``)."""
-    try:
-        encoded = _fast_encode(value)
-    except (TypeError, ValueError, OverflowError):  # lone surrogates, huge ints, types JSON lacks
-        return _encode_line(value) + "\n"
-    if nulls_accounted_for(encoded, value):
-        return encoded.decode() + "\n"
-    return _encode_line(value) + "\n"
-
-
 def encode_line(value: Any) -> bytes:
-    """:func:`dumps_line` as UTF-8 bytes, the form staged files are written in.
+    """``value`` as one compact JSON line in UTF-8, the form staged files are written in.
 
-    A lone surrogate, which UTF-8 cannot hold, is a ``UnicodeEncodeError`` (a ``ValueError``).
+    ``NaN`` and infinities are refused (``ValueError``); so is a lone surrogate, which UTF-8
+    cannot hold (``UnicodeEncodeError``, a ``ValueError``).
     """
     try:
-        encoded = _fast_encode(value)
+        encoded = fast_encode(value)
     except (TypeError, ValueError, OverflowError):
         return (_encode_line(value) + "\n").encode()
     if nulls_accounted_for(encoded, value):
@@ -107,7 +97,7 @@ def encode_line(value: Any) -> bytes:
 
 
 def encode_lines(values: Sequence[Any]) -> bytes:
-    """Every value of ``values`` as one JSON line each, by the rule of :func:`dumps_line`.
+    """Every value of ``values`` as one JSON line each, by the rule of :func:`encode_line`.
 
     One msgspec call for the whole block when its ``null`` count is what the values' top-level
     ``None`` values explain (the common case); else line by line, so only the doubtful lines pay
