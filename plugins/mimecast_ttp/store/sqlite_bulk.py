@@ -78,20 +78,21 @@ def _row_converter(columns: list[str]) -> Callable[[Mapping[str, Any]], tuple]:
     """A function from a shaped alert row to its values in ``columns`` order, as SQLite takes them."""
     values_of = operator.itemgetter(*columns)
     json_at = [i for i, name in enumerate(columns) if name in _JSON_COLUMNS]
-    time_at = [i for i, name in enumerate(columns) if name in _TIME_COLUMNS]
-    converted: dict[datetime, str] = {}  # the window's and the load's times repeat in every row
+    event_time_at = columns.index("event_time")
+    constant_at = [i for i, name in enumerate(columns) if name in _TIME_COLUMNS and name != "event_time"]
+    converted: dict[datetime, str] = {}  # the window's and the load's times: the same in every row
 
     def sqlite_values(row: Mapping[str, Any]) -> tuple:
         values = list(values_of(row))
-        for i in time_at:
+        for i in constant_at:
             moment = values[i]
             if moment is not None:
                 text = converted.get(moment)
                 if text is None:
-                    text = _sqlite_time(moment)
-                    if len(converted) < 16:  # only the constants stay; event times are all different
-                        converted[moment] = text
+                    text = converted[moment] = _sqlite_time(moment)
                 values[i] = text
+        if values[event_time_at] is not None:
+            values[event_time_at] = _sqlite_time(values[event_time_at])
         for i in json_at:
             if values[i] is not None:
                 values[i] = _json_text(values[i])
