@@ -138,6 +138,11 @@ def _event_time(event: Any) -> datetime | None:
     return datetime.fromisoformat(stamp) if stamp else None
 
 
+def file_anchor(times: list[datetime | None]) -> datetime | None:
+    """A batch file's earliest readable event time: where its unreadable-time events belong."""
+    return min((moment for moment in times if moment is not None), default=None)
+
+
 def belongs_here(anchor: datetime | None, start: datetime, end: datetime) -> bool:
     """Whether a file's unreadable-time events belong to the window ``[start, end)``.
 
@@ -155,8 +160,7 @@ def _count_events(lines: list[bytes], start: datetime, request_start: datetime, 
             times.append(_event_time(loads(line)))
         except ValueError:
             times.append(None)
-    anchor = min((moment for moment in times if moment is not None), default=None)
-    here = belongs_here(anchor, start, end)
+    here = belongs_here(file_anchor(times), start, end)
     for moment in times:
         counts["records"] += 1
         if moment is None:
@@ -191,8 +195,7 @@ def read_staged_batches(staging_dir: str, start: datetime, end: datetime
                 # kept as text any store takes: bad UTF-8 as \xNN escapes, NUL spelled out
                 unreadable.append(line.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00"))
         times = [_event_time(event) for event in events]
-        anchor = min((moment for moment in times if moment is not None), default=None)
-        if belongs_here(anchor, start, end):
+        if belongs_here(file_anchor(times), start, end):
             yield name, events, unreadable, 0
         else:
             kept = [event for event, moment in zip(events, times, strict=True) if moment is not None]

@@ -148,13 +148,21 @@ def test_events_without_a_readable_time_belong_to_one_window_only(monkeypatch, s
     server = simulator_factory(siem_now=NOW)
     connect(monkeypatch, server)
     manifest = extract(new_hook(), tmp_path)  # the whole day's files are staged for [11:00, 12:00)
+
+    def untimed_and_set_aside(start: datetime, end: datetime) -> tuple[list, int]:
+        untimed, set_aside = [], 0
+        for _name, events, unreadable, aside in read_staged_batches(manifest["staging_dir"], start, end):
+            untimed += [e for e in events if readable_time(REJECTIONS, e) is None] + unreadable
+            set_aside += aside
+        return untimed, set_aside
+
+    everything, _ = untimed_and_set_aside(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
     hours = [START + timedelta(hours=offset) for offset in range(-11, 2)]
     untimed = []
     for start in hours:  # read as each hourly window of the day would read the same files
-        for _name, events, unreadable, set_aside in read_staged_batches(manifest["staging_dir"], start,
-                                                                        start + timedelta(hours=1)):
-            untimed += [e for e in events if readable_time(REJECTIONS, e) is None] + unreadable
-            assert set_aside >= 0
+        here, set_aside = untimed_and_set_aside(start, start + timedelta(hours=1))
+        assert len(here) + set_aside == len(everything)  # set aside here = what the other windows take
+        untimed += here
     expected = [e for e in ground_truth(server.config, REJECTIONS, hours[0], hours[-1] + timedelta(hours=1))
                 if readable_time(REJECTIONS, e) is None]
     assert canonical(untimed) == canonical(expected) != []
