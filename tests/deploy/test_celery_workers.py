@@ -43,7 +43,6 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from psycopg2 import sql
 
 from mimecast_ttp.endpoints import ENDPOINT_KEYS
 from mimecast_ttp.simulator.credentials import demo_connection
@@ -52,7 +51,7 @@ from tests.dags.conftest import expected_alerts
 from tests.dags.test_backfill import _wait_for_backfills_to_complete
 from tests.dags.test_mimecast_ttp_alerts import assert_store_matches, dump
 from tests.deploy.compose_file import REPO, load_compose, service_environment
-from tests.deploy.test_production_smoke import _dotenv, _native, _on_server
+from tests.deploy.test_production_smoke import _dotenv, _native, fresh_databases
 
 # 5 1/2 to 7 1/2 minutes on two cores: a `make test-long` test (README, Development).
 pytestmark = [pytest.mark.scheduler, pytest.mark.postgres, pytest.mark.long, pytest.mark.timeout(2400)]
@@ -136,15 +135,8 @@ def celery_broker() -> Iterator[tuple[str, str]]:
 
 @pytest.fixture
 def celery_databases(postgres_url: str) -> Iterator[tuple[str, str]]:
-    """A fresh metadata database, and the name of an alerts database airflow-init must create."""
-    suffix = secrets.token_hex(4)
-    metadata, alerts = f"airflow_celery_{suffix}", f"mimecast_alerts_celery_{suffix}"
-    _on_server(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(metadata)))
-    try:
-        yield metadata, alerts
-    finally:
-        _on_server(*(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                     for name in (metadata, alerts)))
+    with fresh_databases("celery") as names:
+        yield names
 
 
 def _on_this_machine(compose_url: str, local_url: str) -> str:

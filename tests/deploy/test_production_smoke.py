@@ -15,7 +15,8 @@ import importlib.util
 import json
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -57,17 +58,24 @@ def _on_server(*statements: sql.Composable) -> None:
         server.close()
 
 
-@pytest.fixture
-def smoke_databases(postgres_url: str) -> Iterator[tuple[str, str]]:
-    """A fresh metadata database, and the name of an alerts database the init script must create."""
+@contextmanager
+def fresh_databases(kind: str) -> Generator[tuple[str, str]]:
+    """A fresh metadata database, and the name of an alerts database the init script must create;
+    both dropped afterwards."""
     suffix = secrets.token_hex(4)
-    metadata, alerts = f"airflow_smoke_{suffix}", f"mimecast_alerts_smoke_{suffix}"
+    metadata, alerts = f"airflow_{kind}_{suffix}", f"mimecast_alerts_{kind}_{suffix}"
     _on_server(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(metadata)))
     try:
         yield metadata, alerts
     finally:
         _on_server(*(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                      for name in (metadata, alerts)))
+
+
+@pytest.fixture
+def smoke_databases(postgres_url: str) -> Iterator[tuple[str, str]]:
+    with fresh_databases("smoke") as names:
+        yield names
 
 
 def _dotenv() -> dict[str, str]:
